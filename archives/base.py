@@ -1,0 +1,145 @@
+"""`QDArchive`: one wrapper over any pyribs archive, with QD metrics and an optional result archive.
+
+An archive family is a small class registered by name that knows how to build its pyribs archive
+from its config and an `ArchiveGeometry` (what the problem and the emitters impose).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+from ribs.archives import ArchiveBase
+
+from qd.components import ComponentConfig
+from qd.errors import SpecError
+from qd.protocols import Bounds
+from qd.types import ArchiveStats
+
+
+@dataclass(frozen=True)
+class ArchiveGeometry:
+    """What an archive needs to know besides its own config.
+
+    Attributes:
+        solution_dim: Length of a solution vector.
+        measure_bounds: Default (low, high) per measure, from the problem.
+        qd_score_offset: Subtracted from objectives in the QD score (the problem's worst objective).
+        learning_rate: Archive learning rate (CMA-MAE threshold annealing); None = plain elitism.
+        threshold_min: Initial cell threshold when `learning_rate` is set.
+        seed: Seed of the archive's own RNG (elite sampling).
+    """
+
+    solution_dim: int
+    measure_bounds: Bounds
+    qd_score_offset: float
+    learning_rate: float | None = None
+    threshold_min: float = -math.inf
+    seed: int | None = None
+
+
+class ArchiveConfig(ComponentConfig):
+    """Options every archive family accepts."""
+
+    ranges: list[tuple[float, float]] | None = Field(
+        None, description="(low, high) per measure; default: the problem's measure bounds."
+    )
+    qd_score_offset: float | None = Field(
+        None, description="Subtracted from objectives in the QD score; default: worst objective."
+    )
+
+
+class ArchiveFamily:
+    """Base of a registered archive family: builds the pyribs archive for a config."""
+
+    Config: ClassVar[type[ArchiveConfig]]
+    #: Whether the family accepts an archive learning rate (needed by CMA-MAE).
+    supports_learning_rate: ClassVar[bool] = False
+
+    def __init__(self, config: ArchiveConfig, geometry: ArchiveGeometry) -> None:
+        self.config = config
+        ranges = config.ranges if config.ranges is not None else geometry.measure_bounds
+        if len(ranges) != len(geometry.measure_bounds):
+            raise SpecError(
+                f"archive.ranges: has {len(ranges)} entries but the problem has "
+                f"{len(geometry.measure_bounds)} measures"
+            )
+        offset = geometry.qd_score_offset
+        if config.qd_score_offset is not None:
+            offset = config.qd_score_offset
+        self.geometry = replace(geometry, measure_bounds=tuple(map(tuple, ranges)))
+        self.geometry = replace(self.geometry, qd_score_offset=offset)
+
+    @property
+    def measure_dim(self) -> int:
+        """Number of measures."""
+        return len(self.geometry.measure_bounds)
+
+    def build(self, learning_rate: float | None, seed: int | None) -> ArchiveBase:
+        """Build a pyribs archive; `learning_rate` is None for a plain elitist archive."""
+        raise NotImplementedError
+
+    def coverage(self, archive: ArchiveBase) -> float:
+        """Fraction of cells filled; families without cells override this."""
+        return float(archive.stats.coverage)
+
+
+def annealing_kwargs(learning_rate: float | None, threshold_min: float) -> dict[str, float]:
+    """pyribs keyword arguments for a CMA-MAE soft-threshold archive (none when elitist)."""
+    if learning_rate is None:
+        return {}
+    return {"learning_rate": learning_rate, "threshold_min": threshold_min}
+
+
+class QDArchive:
+    """The run's archive: what emitters see (`ribs`) and what is reported (`result`).
+
+    With an archive learning rate (CMA-MAE), emitters work on a soft-threshold archive and every
+    solution is also inserted in an elitist *result* archive of the same geometry, as pyribs'
+    `Scheduler(result_archive=...)` does; statistics and elites always come from the result.
+    """
+
+    def __init__(self, family: ArchiveFamily) -> None:
+        self.family = family
+        geometry = family.geometry
+        self.ribs = family.build(geometry.learning_rate, geometry.seed)
+        self.result_ribs: ArchiveBase | None = None
+        if geometry.learning_rate is not None:
+            result_seed = int(np.random.SeedSequence(geometry.seed).generate_state(1)[0])
+            self.result_ribs = family.build(None, result_seed)
+
+    @property
+    def result(self) -> ArchiveBase:
+        """The elitist archive whose elites and statistics are reported."""
+        return self.result_ribs if self.result_ribs is not None else self.ribs
+
+    def add(self, solutions: np.ndarray, objectives: np.ndarray, measures: np.ndarray) -> Any:
+        """Insert a batch into both archives; returns pyribs' add info of the emitters' archive."""
+        info = self.ribs.add(solutions, objectives, measures)
+        if self.result_ribs is not None:
+            self.result_ribs.add(solutions, objectives, measures)
+        return info
+
+    def sample_elites(self, n: int) -> dict[str, np.ndarray]:
+        """Draw `n` elites of the result archive uniformly, with replacement."""
+        return self.result.sample_elites(n)
+
+    def elites(self) -> dict[str, np.ndarray]:
+        """All elites of the result archive: solution, objective, measures, index."""
+        return self.result.data()
+
+    def stats(self) -> ArchiveStats:
+        """QD score, normalised QD score, coverage, best and mean objective, number of elites."""
+        s = self.result.stats
+        empty = s.num_elites == 0
+        return ArchiveStats(
+            num_elites=int(s.num_elites),
+            coverage=self.family.coverage(self.result),
+            qd_score=float(s.qd_score),
+            norm_qd_score=float(s.norm_qd_score),
+            best=None if empty else float(s.obj_max),
+            mean=None if empty else float(s.obj_mean),
+        )

@@ -1,0 +1,13 @@
+"""Variation operators, registered by name: gaussian, iso_line, cma_me, cma_mae."""
+
+from mutators import cma, gaussian, iso_line  # noqa: F401  (registration)
+from mutators.base import EmitterConfig, EmitterContext, EmitterFamily
+from mutators.registry import emitter_registry, register_emitter
+
+__all__ = [
+    "EmitterConfig",
+    "EmitterContext",
+    "EmitterFamily",
+    "emitter_registry",
+    "register_emitter",
+]

@@ -1,0 +1,75 @@
+"""Shared base of numeric emitter families: each builds `count` pyribs emitters from its config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+from ribs.archives import ArchiveBase
+from ribs.emitters import EmitterBase
+
+from qd.components import ComponentConfig
+from qd.errors import SpecError
+from qd.protocols import Bounds
+
+
+class EmitterConfig(ComponentConfig):
+    """Options every emitter family accepts."""
+
+    count: int = Field(1, ge=1, le=1000, description="How many emitters of this kind to run.")
+    batch_size: int = Field(36, ge=1, le=10_000_000, description="Solutions each emitter asks.")
+    x0: list[float] | None = Field(None, description="Search centre; default: the problem's.")
+
+
+@dataclass(frozen=True)
+class EmitterContext:
+    """What the problem imposes on emitters.
+
+    Attributes:
+        x0: Default search centre, shape (solution_dim,).
+        bounds: (low, high) per coordinate, or None when unbounded.
+    """
+
+    x0: np.ndarray
+    bounds: Bounds | None
+
+
+class EmitterFamily:
+    """Base of a registered emitter family."""
+
+    Config: ClassVar[type[EmitterConfig]]
+
+    def __init__(self, config: EmitterConfig) -> None:
+        self.config = config
+
+    @property
+    def archive_learning_rate(self) -> float | None:
+        """Archive learning rate this family needs (CMA-MAE), or None for an elitist archive."""
+        return None
+
+    @property
+    def archive_threshold_min(self) -> float | None:
+        """Initial cell threshold this family needs, or None to use the problem's worst objective."""
+        return None
+
+    def x0(self, context: EmitterContext) -> np.ndarray:
+        """The configured centre or the problem's, checked against the solution dimension."""
+        if self.config.x0 is None:
+            return context.x0
+        x0 = np.asarray(self.config.x0, dtype=float)
+        if x0.shape != context.x0.shape:
+            raise SpecError(
+                f"emitters.x0: has {x0.size} entries but solutions have {context.x0.size}"
+            )
+        return x0
+
+    def build(
+        self, archive: ArchiveBase, context: EmitterContext, seeds: list[int]
+    ) -> list[EmitterBase]:
+        """Build `config.count` pyribs emitters, the i-th seeded with `seeds[i]`."""
+        return [self._build_one(archive, context, seed) for seed in seeds]
+
+    def _build_one(self, archive: ArchiveBase, context: EmitterContext, seed: int) -> EmitterBase:
+        raise NotImplementedError

@@ -1,0 +1,60 @@
+"""In-process batched evaluation of a torch problem, chunked, with output checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from qd.errors import ProblemOutputError
+from qd.protocols import Problem
+
+
+class BatchEvaluator:
+    """Evaluate numpy batches with a torch problem on one device.
+
+    Args:
+        problem: The problem; its `evaluate` takes a (B, D) tensor on `device`.
+        device: Torch device the batch is moved to.
+        chunk_size: Evaluate at most this many solutions per call (None = whole batch).
+    """
+
+    def __init__(
+        self, problem: Problem, device: torch.device, chunk_size: int | None = None
+    ) -> None:
+        self.problem = problem
+        self.device = device
+        self.chunk_size = chunk_size
+        self.name = type(problem).__name__
+
+    def __call__(self, solutions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Evaluate solutions of shape (B, D).
+
+        Returns:
+            objectives (B,) and measures (B, M) as float64 numpy arrays.
+        """
+        batch = torch.from_numpy(np.ascontiguousarray(solutions, dtype=np.float64))
+        batch = batch.to(self.device)
+        with torch.no_grad():
+            if self.chunk_size is None or batch.shape[0] <= self.chunk_size:
+                objectives, measures = self.problem.evaluate(batch)
+            else:
+                parts = [self.problem.evaluate(c) for c in torch.split(batch, self.chunk_size)]
+                objectives = torch.cat([p[0] for p in parts])
+                measures = torch.cat([p[1] for p in parts])
+        obj = objectives.detach().to("cpu", torch.float64).numpy()
+        meas = measures.detach().to("cpu", torch.float64).numpy()
+        self._check(solutions.shape[0], obj, meas)
+        return obj, meas
+
+    def _check(self, batch: int, obj: np.ndarray, meas: np.ndarray) -> None:
+        m = self.problem.measure_dim
+        if obj.shape != (batch,) or meas.shape != (batch, m):
+            raise ProblemOutputError(
+                f"{self.name}.evaluate returned objectives {obj.shape} and measures {meas.shape}; "
+                f"expected ({batch},) and ({batch}, {m})"
+            )
+        if not (np.isfinite(obj).all() and np.isfinite(meas).all()):
+            bad = int((~np.isfinite(obj)).sum() + (~np.isfinite(meas)).any(axis=1).sum())
+            raise ProblemOutputError(
+                f"{self.name}.evaluate returned NaN or infinite values for {bad} solution(s)"
+            )

@@ -1,0 +1,42 @@
+"""Engine events and the listener base class that progress displays and run writers subclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from qd.types import ArchiveStats, IterationMetrics
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """Sent once before the first iteration."""
+
+    budget: int
+    batch_size: int
+    evaluations: int
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """Sent once after the last iteration."""
+
+    iterations: int
+    evaluations: int
+    elapsed_s: float
+    stats: ArchiveStats
+    reason: str  # "budget" or "stopped"
+
+
+class EngineListener:
+    """Receives engine events; every hook is a no-op unless overridden."""
+
+    def on_start(self, event: RunStart) -> None:
+        """Called before the first iteration."""
+
+    def on_iteration(self, metrics: IterationMetrics) -> None:
+        """Called after every iteration."""
+
+    def on_end(self, event: RunEnd) -> None:
+        """Called after the last iteration (also when stopped early)."""

@@ -1,0 +1,125 @@
+"""Pydantic models of a problem spec (`problem.toml`) and of the run options.
+
+A spec has four sections; every component is chosen by `name` from its registry and validated by
+that component's own config model (a discriminated union), so an unknown key anywhere is an error:
+
+```toml
+[problem]            # required: name = one of `qd problems`, plus that problem's options
+name = "sphere_lp"
+dim = 100
+
+[archive]            # optional: grid (default), cvt, sliding_boundaries, proximity
+name = "grid"
+cells = [100, 100]
+
+[[emitters]]         # optional, repeatable: gaussian (default), iso_line, cma_me, cma_mae
+name = "cma_me"
+count = 5
+batch_size = 36
+
+[run]                # optional
+budget = 20000       # evaluations
+seed = 0
+device = "cpu"       # cpu | cuda | auto
+root = "runs"        # where run folders are created when --out is not given
+```
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, create_model, model_validator
+
+from qd.components import ComponentConfig, StrictModel
+from qd.registry import Registry
+
+
+class RunOptions(StrictModel):
+    """How long and where to run: the `[run]` section."""
+
+    budget: int = Field(10_000, ge=1, le=10**12, description="Evaluations to spend.")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of every random generator.")
+    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="Torch device.")
+    root: Path = Field(Path("runs"), description="Parent folder of auto-named run folders.")
+    log_every: int = Field(10, ge=1, description="Iterations between progress lines (non-TTY).")
+    chunk_size: int | None = Field(
+        None, ge=1, description="Evaluate at most this many solutions per torch call."
+    )
+
+
+DEFAULT_NAMES = {"archive": "grid", "emitters": "gaussian"}
+
+
+def _union(registry: Registry[Any]) -> Any:
+    configs = tuple(component.Config for _, component in registry.items())
+    if len(configs) == 1:
+        return configs[0]
+    return Annotated[Union[configs], Field(discriminator="name")]  # noqa: UP007
+
+
+class SpecBase(StrictModel):
+    """Fields and defaults shared by the generated `Spec` model."""
+
+    description: str = Field("", description="Free text shown in `qd problems` and reports.")
+    run: RunOptions = RunOptions()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_names(cls, data: Any) -> Any:
+        return fill_default_names(data)
+
+
+def fill_default_names(data: Any) -> Any:
+    """Fill `name` of the archive and of each emitter with the default when omitted."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    archive = data.get("archive")
+    if isinstance(archive, dict) and "name" not in archive:
+        data["archive"] = {"name": DEFAULT_NAMES["archive"], **archive}
+    emitters = data.get("emitters")
+    if isinstance(emitters, list):
+        data["emitters"] = [
+            {"name": DEFAULT_NAMES["emitters"], **e} if isinstance(e, dict) and "name" not in e
+            else e
+            for e in emitters
+        ]
+    return data
+
+
+@functools.cache
+def spec_model() -> type[SpecBase]:
+    """Build the `Spec` model from the registries as they are now (plugins included)."""
+    from archives import archive_registry
+    from mutators import emitter_registry
+    from problems import problem_registry
+
+    archive_default = archive_registry.get(DEFAULT_NAMES["archive"]).Config()
+    emitter_default = emitter_registry.get(DEFAULT_NAMES["emitters"]).Config()
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        "Spec",
+        __base__=SpecBase,
+        problem=(_union(problem_registry), ...),
+        archive=(_union(archive_registry), archive_default),
+        emitters=(list[_union(emitter_registry)], Field([emitter_default], min_length=1)),
+    )
+
+
+def section_models() -> dict[str, Registry[Any]]:
+    """Which registry validates each component section (used to explain errors)."""
+    from archives import archive_registry
+    from mutators import emitter_registry
+    from problems import problem_registry
+
+    return {"problem": problem_registry, "archive": archive_registry, "emitters": emitter_registry}
+
+
+def component_model(section: str, name: str) -> type[ComponentConfig] | None:
+    """The config model of component `name` in `section`, or None when unknown."""
+    registry = section_models().get(section)
+    if registry is None or name not in registry:
+        return None
+    return registry.get(name).Config  # type: ignore[no-any-return]
