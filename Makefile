@@ -27,11 +27,13 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ""
 
+BENCHES := engine_overhead store_overhead
+
 bench: $(STAMP)
-	$(BIN)/python benchmarks/engine_overhead.py
+	for b in $(BENCHES); do $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 bench-quick: $(STAMP)
-	$(BIN)/python benchmarks/engine_overhead.py --quick
+	for b in $(BENCHES); do $(BIN)/python benchmarks/$$b.py --quick || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check qd archives mutators problems tests benchmarks

@@ -111,6 +111,10 @@ class QDArchive:
             result_seed = int(np.random.SeedSequence(geometry.seed).generate_state(1)[0])
             self.result_ribs = family.build(None, result_seed)
 
+    def attach(self, ribs: ArchiveBase, result_ribs: ArchiveBase | None) -> None:
+        """Use restored pyribs archives (from a checkpoint) instead of the ones built here."""
+        self.ribs, self.result_ribs = ribs, result_ribs
+
     @property
     def result(self) -> ArchiveBase:
         """The elitist archive whose elites and statistics are reported."""

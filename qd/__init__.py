@@ -10,7 +10,7 @@ Public API (pyribs / Optuna style)::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from qd.api import RunResult, evolve
+from qd.api import RunResult, evolve, resume
 from qd.errors import QDError, SpecError
 from qd.spec_loader import LoadedSpec, load_spec
 
@@ -19,4 +19,4 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0+unknown"
 
-__all__ = ["LoadedSpec", "QDError", "RunResult", "SpecError", "__version__", "evolve", "load_spec"]
+__all__ = ["LoadedSpec", "QDError", "RunResult", "SpecError", "__version__", "evolve", "load_spec", "resume"]

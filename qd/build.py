@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,6 +35,21 @@ class Components:
     def batch_size(self) -> int:
         """Solutions per iteration (all emitters together)."""
         return sum(e.batch_size for e in self.emitters)
+
+    def state(self) -> dict[str, Any]:
+        """Everything that evolves during a run: the scheduler (archives, emitters with their
+        CMA-ES internals and RNGs, pickled together so shared references survive) and torch's
+        RNG."""
+        return {"scheduler": self.scheduler, "torch_rng": torch.get_rng_state()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a `state()` taken earlier by components built from the same spec."""
+        scheduler: Scheduler = state["scheduler"]
+        self.scheduler = scheduler
+        self.emitters = list(scheduler.emitters)
+        result = scheduler.result_archive
+        self.archive.attach(scheduler.archive, None if result is scheduler.archive else result)
+        torch.set_rng_state(state["torch_rng"])
 
 
 def derive_seeds(seed: int, n: int) -> list[int]:

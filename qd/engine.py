@@ -1,15 +1,18 @@
-"""The numeric QD loop: ask a batch from the emitters → evaluate it → tell the archive → report.
+"""The numeric QD loop: ask a batch from the emitters → evaluate it → tell the archive → record.
 
-The engine only orchestrates; persistence, progress and reports subscribe as `EngineListener`s.
+The engine only orchestrates; persistence goes through a `RunRecorder`, and progress displays and
+run-folder writers subscribe as `EngineListener`s.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from qd.build import Components
 from qd.events import EngineListener, RunEnd, RunStart
+from qd.recorder import RunRecorder
 from qd.types import IterationMetrics
 
 
@@ -20,19 +23,34 @@ class Engine:
     the budget rounded up to a multiple of the batch size (see `planned_evaluations`).
 
     Args:
-        components: Built by `qd.build.build_components`.
-        budget: Evaluations to spend.
+        components: Built by `qd.build.build_components` (and possibly restored).
+        budget: Total evaluations to spend, including those of earlier sessions of the run.
         listeners: Receive start / iteration / end events.
+        recorder: Stores every iteration and writes checkpoints; None keeps the run in memory.
+        iteration: Iterations already done (when resuming).
+        evaluations: Evaluations already done (when resuming).
+        elapsed_s: Run time of earlier sessions (when resuming).
     """
 
     def __init__(
-        self, components: Components, budget: int, listeners: Sequence[EngineListener] = ()
+        self,
+        components: Components,
+        budget: int,
+        listeners: Sequence[EngineListener] = (),
+        recorder: RunRecorder | None = None,
+        *,
+        iteration: int = 0,
+        evaluations: int = 0,
+        elapsed_s: float = 0.0,
     ) -> None:
         self.components = components
         self.budget = budget
         self.listeners = list(listeners)
-        self.iteration = 0
-        self.evaluations = 0
+        self.recorder = recorder
+        self.iteration = iteration
+        self.evaluations = evaluations
+        self._elapsed_before = elapsed_s
+        self._t0 = time.perf_counter()
         self._stop_reason: str | None = None
 
     @property
@@ -41,44 +59,64 @@ class Engine:
         batch = self.components.batch_size
         return -(-self.budget // batch) * batch
 
+    @property
+    def elapsed_s(self) -> float:
+        """Run time over all sessions of this run."""
+        return self._elapsed_before + time.perf_counter() - self._t0
+
     def request_stop(self, reason: str = "stopped") -> None:
         """Ask the loop to end after the current iteration (safe from a signal handler)."""
         self._stop_reason = reason
 
-    def step(self) -> tuple[int, int]:
-        """Run one iteration; returns (iteration, evaluations) after it."""
+    def state(self) -> dict[str, Any]:
+        """The full resumable state: components plus counters."""
+        return {
+            "components": self.components.state(),
+            "iteration": self.iteration,
+            "evaluations": self.evaluations,
+            "elapsed_s": self.elapsed_s,
+        }
+
+    def step(self) -> IterationMetrics:
+        """Run and record one iteration; returns its metrics."""
         c = self.components
         solutions = c.scheduler.ask()
         objectives, measures = c.evaluator(solutions)
         c.scheduler.tell(objectives, measures)
         self.iteration += 1
         self.evaluations += len(solutions)
-        return self.iteration, self.evaluations
+        metrics = IterationMetrics.from_stats(
+            self.iteration, self.evaluations, c.archive.stats(), self.elapsed_s
+        )
+        if self.recorder is not None:
+            self.recorder.record(solutions, objectives, measures, metrics)
+            if self.recorder.due(self.iteration):
+                self.recorder.checkpoint(self.iteration, self.state())
+        return metrics
 
     def run(self) -> RunEnd:
         """Iterate until the budget is spent or `request_stop` is called."""
         c = self.components
+        self._t0 = time.perf_counter()
         start = RunStart(
             budget=self.budget,
             batch_size=c.batch_size,
             evaluations=self.evaluations,
-            info={"planned_evaluations": self.planned_evaluations, "device": str(c.device)},
+            info={"planned_evaluations": self.planned_evaluations, "device": str(c.device),
+                  "iteration": self.iteration},
         )
         for listener in self.listeners:
             listener.on_start(start)
-        t0 = time.perf_counter()
         while self.evaluations < self.budget and self._stop_reason is None:
-            self.step()
-            if self.listeners:
-                metrics = IterationMetrics.from_stats(
-                    self.iteration, self.evaluations, c.archive.stats(), time.perf_counter() - t0
-                )
-                for listener in self.listeners:
-                    listener.on_iteration(metrics)
+            metrics = self.step()
+            for listener in self.listeners:
+                listener.on_iteration(metrics)
+        if self.recorder is not None:
+            self.recorder.checkpoint(self.iteration, self.state())
         end = RunEnd(
             iterations=self.iteration,
             evaluations=self.evaluations,
-            elapsed_s=time.perf_counter() - t0,
+            elapsed_s=self.elapsed_s,
             stats=c.archive.stats(),
             reason=self._stop_reason or "budget",
         )

@@ -76,8 +76,8 @@ class RunDir(EngineListener):
         path = Path(path)
         if (path / CONFIG_FILE).exists():
             raise RunDirError(
-                f"{path} already holds a run ({CONFIG_FILE} exists); "
-                "choose another --out folder or delete that one"
+                f"{path} already holds a run ({CONFIG_FILE} exists); continue it with "
+                f"`qd evolve {path} --resume`, or choose another --out folder"
             )
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -85,9 +85,21 @@ class RunDir(EngineListener):
             raise RunDirError(f"{path}: cannot create run folder: {exc.strerror}") from None
         return cls(path)
 
+    @classmethod
+    def existing(cls, path: Path) -> RunDir:
+        """Open the folder of an earlier run (for resume, export, report)."""
+        path = Path(path)
+        if not (path / CONFIG_FILE).is_file():
+            raise RunDirError(f"{path}: not a qd run folder (no {CONFIG_FILE})")
+        return cls(path)
+
+    def write_spec(self, spec_data: dict[str, Any]) -> None:
+        """Write the effective spec as TOML (atomically)."""
+        write_text_atomic(self.path / CONFIG_FILE, tomli_w.dumps(spec_data))
+
     def write_config(self, spec_data: dict[str, Any], provenance: dict[str, Any]) -> None:
         """Write the effective spec as TOML and the provenance as JSON (both atomically)."""
-        write_text_atomic(self.path / CONFIG_FILE, tomli_w.dumps(spec_data))
+        self.write_spec(spec_data)
         meta = {**provenance, **_versions(), "created": dt.datetime.now(dt.UTC).isoformat()}
         write_text_atomic(self.path / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
 
@@ -102,15 +114,20 @@ class RunDir(EngineListener):
             logger.setLevel(logging.INFO)
         self._log_handler = handler
 
+    def rewrite_metrics(self, rows: list[IterationMetrics]) -> None:
+        """Replace `metrics.jsonl` with the given rows (resume: the store is the truth)."""
+        text = "".join(json.dumps(m.as_dict()) + "\n" for m in rows)
+        write_text_atomic(self.path / METRICS_FILE, text)
+
     def on_start(self, event: RunStart) -> None:
         """Open the metrics file."""
         self._metrics = (self.path / METRICS_FILE).open("a", encoding="utf-8")
 
     def on_iteration(self, metrics: IterationMetrics) -> None:
-        """Append one JSON line per iteration."""
+        """Append one JSON line per iteration (buffered: the run store is the durable copy, and
+        resume rewrites this file from it)."""
         assert self._metrics is not None
         self._metrics.write(json.dumps(metrics.as_dict()) + "\n")
-        self._metrics.flush()
 
     def on_end(self, event: RunEnd) -> None:
         """Write `summary.json` and close the metrics file."""
@@ -126,10 +143,10 @@ class RunDir(EngineListener):
             self._metrics.close()
             self._metrics = None
 
-    def write_archive(self, elites: dict[str, np.ndarray]) -> Path:
-        """Save the elites as `archive.npz` (atomic)."""
+    def write_archive(self, elites: dict[str, np.ndarray], iteration: int) -> Path:
+        """Save the elites as of `iteration` as `archive.npz` (atomic)."""
         buffer = io.BytesIO()
-        np.savez(buffer, **elites)
+        np.savez(buffer, iteration=np.int64(iteration), **elites)
         target = self.path / "archive.npz"
         write_bytes_atomic(target, buffer.getvalue())
         return target

@@ -48,6 +48,13 @@ class RunOptions(StrictModel):
     chunk_size: int | None = Field(
         None, ge=1, description="Evaluate at most this many solutions per torch call."
     )
+    checkpoint_every: int = Field(
+        0, ge=0, description="Checkpoint every N iterations (0: only by time and at the end)."
+    )
+    checkpoint_seconds: float = Field(
+        60.0, ge=0, description="Checkpoint when this many seconds passed since the last one."
+    )
+    keep_checkpoints: int = Field(2, ge=1, le=100, description="Checkpoint files kept on disk.")
 
 
 DEFAULT_NAMES = {"archive": "grid", "emitters": "gaussian"}

@@ -58,4 +58,8 @@ class IterationMetrics:
 
     def as_dict(self) -> dict[str, float | int | None]:
         """Plain dict, for JSON lines and tables."""
-        return dataclasses.asdict(self)
+        return {f: getattr(self, f) for f in METRIC_FIELDS}
+
+
+#: Field names of `IterationMetrics`, in order (column order of metrics tables).
+METRIC_FIELDS = tuple(f.name for f in dataclasses.fields(IterationMetrics))

@@ -12,6 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Subprocesses skip numba's JIT of pyribs' CMA-ES kernels (several seconds per process); the
+# results are bit-identical either way, and in-process tests keep the JIT.
+CLI_ENV = {"PYTHONPATH": str(ROOT), "NUMBA_DISABLE_JIT": "1"}
+
+
 def small_spec(**sections: dict) -> dict:
     """A tiny sphere_lp spec (10-D, 20x20 grid, one Gaussian emitter) with sections replaced."""
     spec = {
@@ -29,7 +34,7 @@ def run_cli(tmp_path: Path):
     """Run `python -m qd ...` in a subprocess; returns the CompletedProcess."""
 
     def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, **CLI_ENV}
         return subprocess.run(
             [sys.executable, "-m", "qd", *args],
             cwd=cwd or tmp_path,

@@ -74,7 +74,7 @@ def test_run_folder_contents(tmp_path):
     assert result.path == out
     names = {p.name for p in out.iterdir()}
     assert {"config.toml", "run.json", "metrics.jsonl", "run.log", "archive.npz",
-            "summary.json"} <= names
+            "summary.json", "store.sqlite", "checkpoints", "run.lock"} <= names
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == result.end.iterations == 20
     summary = json.loads((out / "summary.json").read_text())
@@ -82,7 +82,7 @@ def test_run_folder_contents(tmp_path):
     archive = np.load(out / "archive.npz")
     assert archive["solution"].shape[0] == summary["num_elites"]
     log = [json.loads(line) for line in (out / "run.log").read_text().splitlines()]
-    assert [r["event"] for r in log] == ["start", "end"]
+    assert [r["event"] for r in log] == ["start", "checkpoint", "end"]
     # the effective config reruns to the same archive
     again = qd.evolve(out / "config.toml", write=False)
     assert again.archive.stats() == result.archive.stats()

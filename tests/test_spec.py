@@ -56,7 +56,9 @@ def test_unknown_registry_name_lists_allowed(tmp_path):
         {"problem": {"name": "sphere_lp"}, "emitters": [{"name": "cma_mee"}]}, tmp_path
     )
     assert "emitters[0].name: unknown emitter 'cma_mee' (did you mean 'cma_me'?)" in line
-    assert "choose one of: cma_mae, cma_me, gaussian, iso_line" in line
+    from mutators import emitter_registry
+
+    assert f"choose one of: {', '.join(emitter_registry.names())}" in line
 
 
 def test_missing_problem(tmp_path):

@@ -1,4 +1,5 @@
-"""`qd evolve SPEC`: run a problem spec (folder, .toml file or built-in name) to its budget."""
+"""`qd evolve SPEC`: run a problem spec (folder, .toml file or built-in name) to its budget;
+`qd evolve RUN --resume` / `qd resume RUN`: continue a run where it stopped."""
 
 from __future__ import annotations
 
@@ -10,43 +11,99 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from qd.api import evolve, flag_overrides
+from qd.api import RunResult, evolve, flag_overrides, resume
 from qd.events import EngineListener
 from qd.progress import LineProgress, RichProgress
+from qd.signals import EXIT_CODES
 from qd.spec_loader import load_spec
+
+BudgetOpt = Annotated[int | None, typer.Option(min=1, help="Evaluations to spend in total.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a spec value: KEY=VALUE, e.g. archive.cells=[50,50]."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Resume under a changed spec (archive rebuilt from the store).")
+]
+DeviceOpt = Annotated[str | None, typer.Option(help="Torch device: cpu, cuda or auto.")]
 
 
 def evolve_command(
-    spec: Annotated[str, typer.Argument(help="Spec folder, .toml file, or built-in problem name.")],
-    budget: Annotated[int | None, typer.Option(min=1, help="Evaluations to spend.")] = None,
+    spec: Annotated[str, typer.Argument(help="Spec folder, .toml file, or built-in problem name "
+                                             "(with --resume: the run folder).")],
+    budget: BudgetOpt = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
     out: Annotated[
         Path | None, typer.Option(help="Run folder to create (default: runs/<date>-<problem>-<time>).")
     ] = None,
-    device: Annotated[
-        str | None,
-        typer.Option(help="Torch device: cpu, cuda or auto."),
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a spec value: KEY=VALUE, e.g. archive.cells=[50,50]."),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    device: DeviceOpt = None,
+    set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    resume_: Annotated[
+        bool, typer.Option("--resume", help="Continue the run folder SPEC where it stopped.")
+    ] = False,
+    force: ForceOpt = False,
 ) -> int:
-    """Illuminate a problem: run the spec and write a run folder (config, metrics, archive)."""
+    """Illuminate a problem: run the spec and write a run folder (config, store, metrics, archive)."""
+    _check_device(device)
+    if resume_:
+        if out is not None:
+            raise typer.BadParameter("--out cannot be used with --resume", param_hint="--out")
+        overrides = [*(set_ or []), *flag_overrides(seed=seed, device=device)]
+        return _resume(Path(spec), budget, overrides, force, quiet)
+    if force:
+        raise typer.BadParameter("--force only applies with --resume", param_hint="--force")
+    loaded = load_spec(spec, [*(set_ or []), *flag_overrides(budget, seed, device)])
+    result = evolve(loaded, out=out, listeners=_listeners(quiet, loaded.spec.run.log_every),
+                    handle_signals=True)
+    return _report(result, f"qd evolve {spec}")
+
+
+def resume_command(
+    run: Annotated[Path, typer.Argument(help="The run folder to continue.")],
+    budget: BudgetOpt = None,
+    device: DeviceOpt = None,
+    set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    force: ForceOpt = False,
+) -> int:
+    """Continue a killed, interrupted or finished run exactly where it stopped."""
+    _check_device(device)
+    return _resume(run, budget, [*(set_ or []), *flag_overrides(device=device)], force, quiet)
+
+
+def _resume(run: Path, budget: int | None, overrides: list[str], force: bool, quiet: bool) -> int:
+    from qd.run_dir import CONFIG_FILE
+    from qd.spec_loader import read_toml
+
+    log_every = read_toml(run / CONFIG_FILE).get("run", {}).get("log_every", 10) if (
+        run / CONFIG_FILE).is_file() else 10
+    result = resume(run, budget=budget, overrides=overrides, force=force,
+                    listeners=_listeners(quiet, log_every), handle_signals=True)
+    restored = result.restored
+    if restored is not None and not result.metrics and result.end.reason == "budget":
+        print(f"run is already complete: {result.end.evaluations:,} evaluations of a budget of "
+              f"{result.spec.run.budget:,}; pass --budget N to extend it", file=sys.stderr)
+    return _report(result, f"qd resume {run}")
+
+
+def _check_device(device: str | None) -> None:
     if device is not None and device not in ("cpu", "cuda", "auto"):
         raise typer.BadParameter(f"{device!r} is not one of cpu, cuda, auto", param_hint="--device")
-    loaded = load_spec(spec, [*(set_ or []), *flag_overrides(budget, seed, device)])
-    console = Console(stderr=True)
-    listeners: list[EngineListener] = []
-    if not quiet:
-        if sys.stderr.isatty():
-            listeners.append(RichProgress(console))
-        else:
-            listeners.append(LineProgress(sys.stderr, loaded.spec.run.log_every))
-    result = evolve(loaded, out=out, listeners=listeners)
+
+
+def _listeners(quiet: bool, log_every: int) -> list[EngineListener]:
+    if quiet:
+        return []
+    if sys.stderr.isatty():
+        return [RichProgress(Console(stderr=True))]
+    return [LineProgress(sys.stderr, log_every)]
+
+
+def _report(result: RunResult, title: str) -> int:
     stats = result.end.stats
-    table = Table(title=f"qd evolve {spec}", show_header=False)
+    table = Table(title=title, show_header=False)
     rows = [
         ("run folder", str(result.path)),
         ("evaluations", f"{result.end.evaluations:,}"),
@@ -57,7 +114,16 @@ def evolve_command(
         ("best objective", "-" if stats.best is None else f"{stats.best:.6g}"),
         ("time", f"{result.end.elapsed_s:.1f} s"),
     ]
+    if result.restored is not None:
+        r = result.restored
+        rows.append(("resumed from", f"iteration {r.iteration} (checkpoint {r.checkpoint_iteration}"
+                                     f", {r.replayed} replayed)"))
     for key, value in rows:
         table.add_row(key, value)
     Console().print(table)
-    return 0
+    code = EXIT_CODES.get(result.end.reason, 0)
+    if code:
+        print(f"stopped by {result.end.reason} after {result.end.evaluations:,} evaluations; "
+              f"everything is saved. Resume with: qd evolve {result.path} --resume",
+              file=sys.stderr)
+    return code
