@@ -37,12 +37,17 @@ EMITTER_OPTIONS = {
     "iso_line": {"iso_sigma": 0.05, "line_sigma": 0.2},
     "cma_me": {"sigma0": 0.5},
     "cma_mae": {"sigma0": 0.5, "learning_rate": 0.05},
+    "gp_tree": {"p_crossover": 0.5, "p_mutation": 0.5},
 }
+# Emitters that vary a problem-specific genome run on that problem instead of sphere_lp.
+EMITTER_PROBLEMS = {"gp_tree": {"name": "symbolic_regression", "max_nodes": 15, "max_depth": 5}}
 
 
 @pytest.mark.parametrize("name", emitter_registry.names())
 def test_every_emitter_improves_the_archive(name):
-    spec = small_spec(emitters=[{"name": name, "count": 2, "batch_size": 16, **EMITTER_OPTIONS[name]}])
+    emitters = [{"name": name, "count": 2, "batch_size": 16, **EMITTER_OPTIONS[name]}]
+    problem = EMITTER_PROBLEMS.get(name, small_spec()["problem"])
+    spec = small_spec(emitters=emitters, problem=problem)
     result = qd.evolve(spec, write=False)
     first, last = result.metrics[0], result.metrics[-1]
     assert last.evaluations == 640
@@ -55,7 +60,9 @@ def test_every_registered_component_is_covered():
     assert set(EMITTER_OPTIONS) == set(emitter_registry.names())
 
 
-@pytest.mark.parametrize("name", [n for n in problem_registry.names() if n != "python"])
+# `python` and `program` problems are defined by spec folders (see their own tests).
+@pytest.mark.parametrize("name", [n for n in problem_registry.names()
+                                  if n not in ("python", "program")])
 def test_every_builtin_problem_runs_from_its_spec(name):
     result = qd.evolve(name, budget=200, overrides=["run.seed=1"], write=False)
     assert result.end.evaluations >= 200
