@@ -1,0 +1,168 @@
+"""Read-only access to a run folder: store, config, provenance, checkpoint geometry, lock state.
+
+Reports and `qd show` must never change a run, and may be run while the run is still going.
+`RunStore.open` truncates an uncommitted tail of `solutions.f64` and migrates the schema, which
+is right for the writer but would corrupt a live run's in-flight iteration; `ReadOnlyStore`
+opens the SQLite file with `mode=ro` instead and refuses every write.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import pickle
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ribs.archives import ArchiveBase
+
+from qd.checkpoint import CHECKPOINT_DIR
+from qd.errors import QDError
+from qd.run_dir import CONFIG_FILE, RunDir
+from qd.run_lock import LOCK_FILE
+from qd.spec_loader import read_toml
+from qd.store import SCHEMA_VERSION, SOLUTIONS_FILE, STORE_FILE, RunStore, StoreError
+
+log = logging.getLogger(__name__)
+
+
+class ReportError(QDError):
+    """A report or `qd show` cannot be made: no readable store, bad selector, unwritable output."""
+
+    exit_code = 2
+
+
+class ReadOnlyStore(RunStore):
+    """A `RunStore` over a read-only SQLite connection; every write raises `StoreError`."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:  # noqa: D107
+        # Deliberately not RunStore.__init__: that truncates solutions.f64 past the last
+        # committed row, which a live run is about to commit.
+        self.path = path
+        self._conn = conn
+        self._solutions_path = path.parent / SOLUTIONS_FILE
+
+    @classmethod
+    def open(cls, folder: Path, create: bool = False) -> ReadOnlyStore:
+        """Open `folder/store.sqlite` read-only; `create` must be False."""
+        if create:
+            raise StoreError("a read-only store cannot be created")
+        path = Path(folder).resolve() / STORE_FILE
+        if not path.is_file():
+            raise ReportError(f"{folder}: no {STORE_FILE}; this run has no stored data")
+        try:
+            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise ReportError(f"{path}: cannot read run store: {exc}") from None
+        if version != SCHEMA_VERSION:
+            conn.close()
+            raise ReportError(
+                f"{path}: schema version {version}, this qd reads version {SCHEMA_VERSION}; "
+                "open the run once with the matching qd (e.g. `qd resume`) or upgrade qd"
+            )
+        return cls(path, conn)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read inside one transaction: a consistent view even while the run commits more."""
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._conn.execute("ROLLBACK")
+
+    def event(self, kind: str, **payload: Any) -> None:
+        """Log instead of recording: a reader never writes to the store."""
+        log.warning("%s: %s", kind, payload.get("message", payload))
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise StoreError(f"{self.path} is open read-only")
+
+    set_meta = put_state = record_iteration = add_checkpoint = _refuse
+
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only SQL query (for tables the `RunStore` API does not expose)."""
+        return self._conn.execute(sql, args).fetchall()
+
+    def has_table(self, name: str) -> bool:
+        """Whether the store has a table called `name` (later schemas add program tables)."""
+        rows = self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return bool(rows)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """What a run folder holds besides the store: the effective spec and the provenance."""
+
+    path: Path
+    config: dict[str, Any]
+    provenance: dict[str, Any]
+    summary: dict[str, Any] | None
+
+
+def read_run_files(run: Path) -> RunFiles:
+    """Read `config.toml`, `run.json` and `summary.json` (the last two may be absent)."""
+    run_dir = RunDir.existing(Path(run))
+    return RunFiles(
+        path=run_dir.path,
+        config=read_toml(run_dir.path / CONFIG_FILE),
+        provenance=_read_json(run_dir.path / "run.json") or {},
+        summary=_read_json(run_dir.path / "summary.json"),
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def checkpoint_archive(run: Path, store: RunStore) -> tuple[int, ArchiveBase] | None:
+    """Return (iteration, result archive) of the newest intact checkpoint, or None.
+
+    The digest is verified as `qd resume` does, but nothing is recorded: a damaged file is
+    skipped silently here (resume reports it).
+    """
+    for row in store.checkpoints():
+        try:
+            data = (Path(run) / CHECKPOINT_DIR / row.file).read_bytes()
+        except OSError:
+            continue
+        if hashlib.sha256(data).hexdigest() != row.sha256:
+            continue
+        state = pickle.loads(data)  # noqa: S301 - the run's own file, digest checked
+        scheduler = state["components"]["scheduler"]
+        return row.iteration, scheduler.result_archive
+    return None
+
+
+def lock_holder(run: Path) -> str | None:
+    """Who holds the run's lock (a live `qd` process), or None when the run is not running."""
+    path = Path(run) / LOCK_FILE
+    if not path.is_file():
+        return None
+    with path.open("r", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = handle.read().strip()
+            try:
+                info = json.loads(text)
+                return f"pid {info.get('pid')} on {info.get('host')}"
+            except json.JSONDecodeError:
+                return "another qd process"
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return None
