@@ -1,0 +1,104 @@
+"""Prompt rendering: the jinja2 templates in `mutators/prompts/` and the views they receive."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from mutators.program.types import ProgramRecord
+
+PROMPT_DIR = Path(__file__).resolve().parent.parent / "prompts"
+MAX_FEEDBACK_CHARS = 2000
+_FENCE_LINE = re.compile(r"^[ \t]*```[\w+.-]*[ \t]*$")
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """Return the jinja2 environment over `PROMPT_DIR` (strict: a missing value is an error)."""
+    return Environment(
+        loader=FileSystemLoader(str(PROMPT_DIR)),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def format_number(value: float | int | None) -> str:
+    """Format a number for a prompt: integers as they are, floats to 6 significant digits."""
+    if value is None:
+        return "not evaluated"
+    if isinstance(value, bool) or isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return f"{float(value):.6g}"
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return text[:limit].rstrip() + f"\n[... {len(text) - limit} more characters not shown]"
+
+
+def program_view(record: ProgramRecord) -> dict[str, Any]:
+    """Return what templates show of a program: code, score, metrics and feedback as text."""
+    metrics = {str(k): format_number(v) if isinstance(v, int | float) else str(v)
+               for k, v in record.metrics.items()}
+    return {
+        "id": record.id,
+        "code": record.code.rstrip("\n"),
+        "score": format_number(record.score),
+        "metrics": metrics,
+        "feedback": _shorten(record.feedback, MAX_FEEDBACK_CHARS),
+    }
+
+
+def render(name: str, **values: Any) -> str:
+    """Render template `name` (e.g. "diff.j2") with `values`; blank runs outside code squeezed.
+
+    Raises:
+        jinja2.TemplateNotFound: No such file in `PROMPT_DIR`.
+        jinja2.UndefinedError: The template uses a value that was not given.
+    """
+    text = environment().get_template(name).render(**values)
+    return squeeze_prose(text).strip() + "\n"
+
+
+def squeeze_prose(text: str) -> str:
+    """Collapse runs of blank lines to one, except inside ``` code fences (code stays exact)."""
+    out: list[str] = []
+    in_code = False
+    for line in text.split("\n"):
+        if _FENCE_LINE.match(line):
+            in_code = not in_code
+        elif not in_code and not line.strip() and out and not out[-1].strip():
+            continue
+        out.append(line if in_code or line.strip() else "")
+    return "\n".join(out)
+
+
+def render_raw(name: str, **values: Any) -> str:
+    """Render template `name` exactly, for completion prompts whose last characters matter."""
+    return environment().get_template(name).render(**values)
+
+
+def chat_messages(template: str, system: str = "system.j2",
+                  **values: Any) -> tuple[Mapping[str, str], ...]:
+    """Render a system message and a user message from templates."""
+    return (
+        {"role": "system", "content": render(system)},
+        {"role": "user", "content": render(template, **values)},
+    )
+
+
+def views(records: Sequence[ProgramRecord], limit: int) -> list[dict[str, Any]]:
+    """Return the views of the first `limit` records."""
+    return [program_view(record) for record in records[:limit]]
