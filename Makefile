@@ -6,8 +6,12 @@ STAMP  := $(VENV)/.installed
 # CPU build of torch: on these machines pip takes it from a local wheel; elsewhere it is the
 # PyPI release (GPU machines may install their CUDA torch before running `make`).
 TORCH  ?= torch==2.13.0
+# llama-cpp-python (the embedded local model's server) compiles from source once (~10 min on
+# 2 cores); the wheel is kept here so later setups take seconds.
+WHEELS ?= $(HOME)/.cache/qd-wheels
+LLAMA  := llama-cpp-python[server]>=0.3.36,<0.4
 
-.PHONY: setup demo test test-all bench bench-quick lint clean
+.PHONY: setup system demo test test-all bench bench-quick lint clean
 
 setup: $(STAMP)
 
@@ -15,24 +19,34 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+	  $(BIN)/python -m pip wheel --quiet --no-deps "$(LLAMA)" -w $(WHEELS)
+	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e ".[dev,local-llm]"
 	touch $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/qd evolve arm_repertoire --out runs/demo-arm_repertoire-$$(date +%Y%m%d-%H%M%S)
+# System tools: bubblewrap (namespace sandbox for evaluated programs) and chromium (report
+# tests). Installed with apt when running as root; otherwise qd falls back and says so.
+system:
+	@if command -v bwrap >/dev/null && command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq bubblewrap chromium >/dev/null; \
+	else echo "note: install bubblewrap and chromium (apt-get install bubblewrap chromium)"; fi
 
-test: $(STAMP)
+demo: $(STAMP) system
+	$(BIN)/qd evolve circle_packing --out runs/demo-circle_packing-$$(date +%Y%m%d-%H%M%S)
+
+test: $(STAMP) system
 	$(BIN)/python -m pytest -q
 
-test-all: $(STAMP)
+test-all: $(STAMP) system
 	$(BIN)/python -m pytest -q -m ""
 
-BENCHES := engine_overhead store_overhead
+BENCHES := engine_overhead store_overhead batched_eval bandit_regret report_size llm_loop
 
-bench: $(STAMP)
+bench: $(STAMP) system
 	for b in $(BENCHES); do $(BIN)/python benchmarks/$$b.py || exit 1; done
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) system
 	for b in $(BENCHES); do $(BIN)/python benchmarks/$$b.py --quick || exit 1; done
 
 lint: $(STAMP)

@@ -1,6 +1,14 @@
 """Built-in problems, registered by name (see `qd problems`)."""
 
-from problems import arm, linear_projection, python_file  # noqa: F401  (registration)
+from problems import (  # noqa: F401  (registration)
+    arm,
+    hexapod,
+    linear_projection,
+    maze,
+    program,
+    python_file,
+    symbolic_regression,
+)
 from problems.base import TorchProblem
 from problems.registry import problem_registry, register_problem
 

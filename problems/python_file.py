@@ -20,11 +20,11 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from problems.base import TorchProblem
 from problems.registry import register_problem
-from qd.components import ComponentConfig
+from qd.components import ComponentConfig, existing_file
 from qd.errors import ProblemOutputError, SpecError
 
 
@@ -40,14 +40,7 @@ class PythonFileConfig(ComponentConfig):
     solution_bounds: list[tuple[float, float]] | None = None
     x0: list[float] | None = None
 
-    @field_validator("file")
-    @classmethod
-    def _file_exists(cls, value: Path, info: ValidationInfo) -> Path:
-        base = Path((info.context or {}).get("base_dir", "."))
-        path = value if value.is_absolute() else base / value
-        if not path.is_file():
-            raise ValueError(f"file not found: {path} (paths are relative to the spec's folder)")
-        return path.resolve()
+    _file_exists = field_validator("file")(existing_file)
 
     @model_validator(mode="after")
     def _dims_agree(self) -> PythonFileConfig:

@@ -16,7 +16,7 @@ from qd.engine import Engine
 from qd.errors import RunDirError, SpecError
 from qd.events import EngineListener, RunEnd
 from qd.recorder import RunRecorder
-from qd.resume import RestoredState, rebuild, restore
+from qd.restore import RestoredState, rebuild, restore
 from qd.run_dir import CONFIG_FILE, RunDir, default_run_path
 from qd.run_lock import RunLock
 from qd.signals import stop_on_signals
@@ -123,16 +123,31 @@ def evolve(
     """
     loaded = resolve_spec(spec, [*overrides, *flag_overrides(budget, seed, device)])
     s = loaded.spec
-    components = build_components(s)
+    components = None if is_program_spec(s) else build_components(s)
     if not write:
-        return _session(s, components, None, None, listeners, handle_signals, None)
+        return _dispatch(s, components, None, None, listeners, handle_signals, None)
     path = Path(out) if out is not None else default_run_path(s.run.root, s.problem.name)  # type: ignore[attr-defined]
     run_dir = RunDir.create(path)
     with RunLock(run_dir.path), closing(RunStore.open(run_dir.path)) as store:
         run_dir.write_config(s.model_dump(mode="json", exclude_none=True),
                              {"origin": loaded.origin, "argv": sys.argv})
         store.set_meta("spec", s.model_dump(mode="json", exclude_none=True))
-        return _session(s, components, run_dir, store, listeners, handle_signals, None)
+        return _dispatch(s, components, run_dir, store, listeners, handle_signals, None)
+
+
+def is_program_spec(spec: SpecBase) -> bool:
+    """Whether the spec's problem is evolved by the program engine."""
+    return getattr(spec.problem, "name", None) == "program"  # type: ignore[attr-defined]
+
+
+def _dispatch(spec: SpecBase, components: Components | None, run_dir: RunDir | None,
+              store: RunStore | None, listeners: Sequence[EngineListener], handle_signals: bool,
+              restored: RestoredState | None) -> RunResult:
+    if components is None:
+        from qd.program.session import program_session
+
+        return program_session(spec, run_dir, store, listeners, handle_signals)
+    return _session(spec, components, run_dir, store, listeners, handle_signals, restored)
 
 
 def resume(
@@ -172,15 +187,19 @@ def resume(
     with RunLock(run_dir.path) as lock, closing(RunStore.open(run_dir.path)) as store:
         if lock.stale_holder:
             store.event("stale_lock", holder=lock.stale_holder)
-        components = build_components(new)
-        restored = rebuild(components, store) if changes else restore(components, run_dir.path,
-                                                                       store)
-        store.event("resume", iteration=restored.iteration, evaluations=restored.evaluations,
-                    checkpoint=restored.checkpoint_iteration, replayed=restored.replayed,
-                    forced_changes=changes)
+        components = restored = None
+        if not is_program_spec(new):
+            components = build_components(new)
+            restored = (rebuild(components, store) if changes
+                        else restore(components, run_dir.path, store))
+            store.event("resume", iteration=restored.iteration,
+                        evaluations=restored.evaluations, checkpoint=restored.checkpoint_iteration,
+                        replayed=restored.replayed, forced_changes=changes)
+        else:
+            store.event("resume", forced_changes=changes)
         run_dir.write_spec(new.model_dump(mode="json", exclude_none=True))
         run_dir.rewrite_metrics(store.metrics())
-        return _session(new, components, run_dir, store, listeners, handle_signals, restored)
+        return _dispatch(new, components, run_dir, store, listeners, handle_signals, restored)
 
 
 def spec_changes(old: SpecBase, new: SpecBase) -> list[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationInfo
 
 
 class StrictModel(BaseModel):
@@ -18,3 +20,13 @@ class ComponentConfig(StrictModel):
     """
 
     name: str
+
+
+def existing_file(value: Path, info: ValidationInfo) -> Path:
+    """Resolve a spec path against the spec's folder (validation context `base_dir`) and
+    require the file to exist; use as `field_validator(...)(existing_file)`."""
+    base = Path((info.context or {}).get("base_dir", "."))
+    path = value if value.is_absolute() else base / value
+    if not path.is_file():
+        raise ValueError(f"file not found: {path} (paths are relative to the spec's folder)")
+    return path.resolve()

@@ -18,7 +18,7 @@ import numpy as np
 
 from qd.build import build_components
 from qd.errors import QDError
-from qd.resume import restore
+from qd.restore import restore
 from qd.run_dir import CONFIG_FILE, RunDir
 from qd.spec_loader import read_toml, validate_spec
 from qd.store import RunStore
@@ -87,7 +87,7 @@ def export_run(
     out.mkdir(parents=True, exist_ok=True)
     writer = _WRITERS[fmt]
     written = []
-    with closing(RunStore.open(run_dir.path, create=False)) as store:
+    with closing(RunStore.open(run_dir.path, readonly=True)) as store:
         if "archive" in tables:
             written.append(writer(out / f"archive.{fmt}", iter([archive_table(run_dir.path,
                                                                               store)])))

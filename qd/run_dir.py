@@ -94,8 +94,8 @@ class RunDir(EngineListener):
         return cls(path)
 
     def write_spec(self, spec_data: dict[str, Any]) -> None:
-        """Write the effective spec as TOML (atomically)."""
-        write_text_atomic(self.path / CONFIG_FILE, tomli_w.dumps(spec_data))
+        """Write the effective spec as TOML (atomically); TOML has no null, so None is left out."""
+        write_text_atomic(self.path / CONFIG_FILE, tomli_w.dumps(_drop_none(spec_data)))
 
     def write_config(self, spec_data: dict[str, Any], provenance: dict[str, Any]) -> None:
         """Write the effective spec as TOML and the provenance as JSON (both atomically)."""
@@ -160,6 +160,14 @@ class RunDir(EngineListener):
             logging.getLogger("qd").removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_drop_none(v) for v in value if v is not None]
+    return value
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

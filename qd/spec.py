@@ -34,6 +34,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, create_model, model_validator
 
 from qd.components import ComponentConfig, StrictModel
+from qd.program.config import LLMSection, NoveltySection
+from qd.sandbox.limits import SandboxLimits
 from qd.registry import Registry
 
 
@@ -55,6 +57,10 @@ class RunOptions(StrictModel):
         60.0, ge=0, description="Checkpoint when this many seconds passed since the last one."
     )
     keep_checkpoints: int = Field(2, ge=1, le=100, description="Checkpoint files kept on disk.")
+    max_llm_calls: int = Field(0, ge=0, description="Program runs: stop after N LLM calls (0: off).")
+    max_tokens: int = Field(0, ge=0, description="Program runs: stop after N tokens (0: off).")
+    max_cost_usd: float = Field(0.0, ge=0, description="Program runs: stop at this cost (0: off).")
+    max_wall_s: float = Field(0.0, ge=0, description="Program runs: stop after N seconds (0: off).")
 
 
 DEFAULT_NAMES = {"archive": "grid", "emitters": "gaussian"}
@@ -72,6 +78,9 @@ class SpecBase(StrictModel):
 
     description: str = Field("", description="Free text shown in `qd problems` and reports.")
     run: RunOptions = RunOptions()
+    llm: LLMSection | None = Field(None, description="Program runs: models and operators.")
+    sandbox: SandboxLimits | None = Field(None, description="Program runs: limits of candidates.")
+    novelty: NoveltySection | None = Field(None, description="Program runs: duplicate filter.")
 
     @model_validator(mode="before")
     @classmethod

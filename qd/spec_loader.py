@@ -47,13 +47,18 @@ class LoadedSpec:
 
 
 def builtin_specs() -> dict[str, Path]:
-    """Built-in spec files shipped in `problems/specs/`, by name."""
-    folder = resources.files("problems") / "specs"
-    return {
+    """Built-in specs by name: files in `problems/specs/` and program problem folders in
+    `problems/programs/<name>/problem.toml`."""
+    root = resources.files("problems")
+    specs = {
         Path(entry.name).stem: Path(str(entry))
-        for entry in folder.iterdir()
+        for entry in (root / "specs").iterdir()
         if entry.name.endswith(".toml")
     }
+    for entry in (root / "programs").iterdir():
+        if (entry / SPEC_FILE).is_file():
+            specs[entry.name] = Path(str(entry / SPEC_FILE))
+    return specs
 
 
 def resolve_source(source: str | Path) -> tuple[Path, Path, str]:

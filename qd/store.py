@@ -70,6 +70,33 @@ CREATE TABLE IF NOT EXISTS events (
     payload TEXT NOT NULL
 );
 """,
+    """
+CREATE TABLE IF NOT EXISTS programs (
+    id INTEGER PRIMARY KEY,
+    parents TEXT NOT NULL,
+    code TEXT,
+    code_hash TEXT,
+    generation INTEGER NOT NULL,
+    island INTEGER NOT NULL DEFAULT 0,
+    operator TEXT NOT NULL,
+    model TEXT,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    llm_latency_s REAL NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    reason TEXT,
+    score REAL,
+    measures TEXT,
+    metrics TEXT,
+    feedback TEXT,
+    eval_s REAL,
+    created REAL NOT NULL,
+    evaluated REAL
+);
+CREATE INDEX IF NOT EXISTS programs_status ON programs(status);
+CREATE INDEX IF NOT EXISTS programs_hash ON programs(code_hash);
+""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -101,13 +128,17 @@ class CheckpointRow:
 class RunStore:
     """A run's SQLite store. Open with `RunStore.open(folder)`; every write is a transaction."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, readonly: bool = False) -> None:
         self.path = path
         self._conn = conn
         self._solutions_path = path.parent / SOLUTIONS_FILE
         committed = conn.execute(
             "SELECT COALESCE(MAX(solutions_offset + size * solution_dim * 8), 0) FROM batches"
         ).fetchone()[0]
+        if readonly:  # a reader never touches the file a live run may be appending to
+            self._solutions = (self._solutions_path.open("rb") if self._solutions_path.exists()
+                               else open(os.devnull, "rb"))  # noqa: SIM115 - closed in close()
+            return
         fd = os.open(self._solutions_path, os.O_RDWR | os.O_CREAT, 0o644)
         self._solutions = os.fdopen(fd, "r+b")
         size = self._solutions.seek(0, os.SEEK_END)
@@ -122,11 +153,17 @@ class RunStore:
         self._solutions.seek(committed)
 
     @classmethod
-    def open(cls, folder: Path, create: bool = True) -> RunStore:
-        """Open (or create) `folder/store.sqlite` in WAL mode and check its schema version."""
+    def open(cls, folder: Path, create: bool = True, readonly: bool = False) -> RunStore:
+        """Open (or create) `folder/store.sqlite` in WAL mode and check its schema version.
+
+        With `readonly`, the store is only read (safe while a run writes to it): SQLite opens
+        it read-only and nothing is migrated or truncated.
+        """
         path = Path(folder) / STORE_FILE
-        if not create and not path.exists():
+        if (readonly or not create) and not path.exists():
             raise StoreError(f"{folder}: no {STORE_FILE}; is this a qd run folder?")
+        if readonly:
+            return cls._open_readonly(path)
         try:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -143,6 +180,29 @@ class RunStore:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open run store: {exc}") from None
         return cls(path, conn)
+
+    @classmethod
+    def _open_readonly(cls, path: Path) -> RunStore:
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open run store: {exc}") from None
+        if version != SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(f"{path}: schema version {version}, this qd reads "
+                             f"{SCHEMA_VERSION}; resume the run once with this qd to migrate it")
+        return cls(path, conn, readonly=True)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The SQLite connection (for table modules such as `qd.program_store`)."""
+        return self._conn
+
+    def transaction(self) -> _transaction:
+        """`with store.transaction():` groups writes into one atomic commit."""
+        return _transaction(self._conn)
 
     def close(self) -> None:
         """Close the connection (the WAL is checkpointed into the main file)."""
@@ -185,6 +245,14 @@ class RunStore:
                 (key, iteration, json.dumps(value)),
             )
 
+    def put_states(self, states: dict[str, Any], iteration: int) -> None:
+        """Store several components' states in one transaction."""
+        with _transaction(self._conn):
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO component_state VALUES (?, ?, ?)",
+                [(key, iteration, json.dumps(value)) for key, value in states.items()],
+            )
+
     def get_state(self, key: str) -> tuple[int, Any] | None:
         """(iteration, state) of a component, or None."""
         row = self._conn.execute(
@@ -213,6 +281,12 @@ class RunStore:
                  time.time()),
             )
             self._conn.execute("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+    def record_metrics(self, metrics: IterationMetrics) -> None:
+        """Store one metrics row (program runs: one per evaluation)."""
+        row = tuple(getattr(metrics, f) for f in METRIC_FIELDS)
+        with _transaction(self._conn):
+            self._conn.execute("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
 
     def last_iteration(self) -> int:
         """The last fully recorded iteration (0 when none)."""

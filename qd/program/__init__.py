@@ -1,0 +1,1 @@
+"""Program evolution: LLM-proposed programs, sandboxed evaluation, MAP-Elites over programs."""

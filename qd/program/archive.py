@@ -1,0 +1,78 @@
+"""MAP-Elites (or novelty) archive over programs: pyribs stores each elite's program id.
+
+Any registered archive family works (grid, cvt, sliding_boundaries, proximity); the solution
+pyribs sees is the one-element vector `[program_id]`, and the code lives in the run store.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from archives import ArchiveGeometry, QDArchive, archive_registry
+from qd.components import ComponentConfig
+from qd.selection import ElitePool
+from qd.types import ArchiveStats
+
+
+@dataclass(frozen=True)
+class Insertion:
+    """What adding one program did: `status` 0 = not added, 1 = improved a cell, 2 = new cell."""
+
+    added: bool
+    new_cell: bool
+    improvement: float
+
+
+class ProgramArchive:
+    """Programs by id in a pyribs archive, plus how many children each program has had.
+
+    Args:
+        config: The spec's archive config.
+        measure_bounds: (low, high) per measure.
+        objective_worst: Worst score (QD score offset).
+        seed: Seed of the archive's RNG.
+    """
+
+    def __init__(self, config: ComponentConfig, measure_bounds: tuple[tuple[float, float], ...],
+                 objective_worst: float, seed: int) -> None:
+        geometry = ArchiveGeometry(solution_dim=1, measure_bounds=measure_bounds,
+                                   qd_score_offset=objective_worst, seed=seed)
+        self.archive = QDArchive(archive_registry.get(config.name)(config, geometry))
+        self.children: Counter[int] = Counter()
+
+    def add(self, program_id: int, score: float, measures: tuple[float, ...]) -> Insertion:
+        """Offer a program to the archive."""
+        info = self.archive.add(np.array([[float(program_id)]]), np.array([score]),
+                                np.array([measures], dtype=np.float64))
+        status = int(info["status"][0])
+        return Insertion(status > 0, status == 2, float(info["value"][0]))
+
+    def note_child(self, parent_id: int) -> None:
+        """Count a child proposed from `parent_id`."""
+        self.children[parent_id] += 1
+
+    def ids(self) -> np.ndarray:
+        """Program ids of the current elites."""
+        return self.archive.elites()["solution"][:, 0].astype(np.int64)
+
+    def pool(self) -> ElitePool:
+        """The elites as an `ElitePool` for parent selection."""
+        elites = self.archive.elites()
+        ids = elites["solution"][:, 0].astype(np.int64)
+        children = np.array([self.children[int(i)] for i in ids], dtype=np.int64)
+        return ElitePool(ids=ids, objectives=elites["objective"], children=children)
+
+    def best(self) -> tuple[int, float] | None:
+        """(program id, score) of the best elite, or None when empty."""
+        elites = self.archive.elites()
+        if len(elites["objective"]) == 0:
+            return None
+        i = int(np.argmax(elites["objective"]))
+        return int(elites["solution"][i, 0]), float(elites["objective"][i])
+
+    def stats(self) -> ArchiveStats:
+        """QD score, coverage, best, number of elites."""
+        return self.archive.stats()

@@ -1,0 +1,115 @@
+"""Spec sections of program runs: `[llm]` (models, operators, bandit, selector, concurrency),
+`[sandbox]` (limits of evaluated code) and `[novelty]` (duplicate filter).
+
+```toml
+[llm]
+proposals_in_flight = 4      # K concurrent proposals (LLM calls)
+evaluations_in_flight = 2    # M concurrent sandboxed evaluations (default: cores)
+operators = ["completion", "perturb_literals", "splice"]
+bandit = { name = "thompson_gaussian", discount = 0.95, cost_mode = "per_cost" }
+selector = { name = "uniform" }
+
+[[llm.models]]
+model = "local"              # the embedded Gemma 3 270M base model (no API key)
+# model = "openai/gpt-4o-mini"; api_key_env = "OPENAI_API_KEY"; mode = "chat"
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from qd.components import StrictModel
+from qd.errors import QDError
+from qd.llm.models import ModelConfig
+
+#: The `model` value that stands for the embedded local model.
+LOCAL_MODEL = "local"
+#: Operators the embedded base model can use (it cannot follow chat instructions).
+LOCAL_OPERATORS = ("completion", "perturb_literals", "splice")
+#: Operators for instruction-tuned chat models.
+CHAT_OPERATORS = ("diff", "rewrite", "crossover", "perturb_literals", "splice")
+
+
+def _default_bandit() -> dict[str, Any]:
+    from qd.bandits import DEFAULT_BANDIT
+
+    return DEFAULT_BANDIT.model_dump(mode="json")
+
+
+class LLMSection(StrictModel):
+    """The `[llm]` section: which models and operators propose programs, and how many at once."""
+
+    models: list[ModelConfig] = Field(
+        default_factory=lambda: [ModelConfig(model=LOCAL_MODEL, mode="completion")],
+        min_length=1,
+    )
+    operators: list[str] | None = Field(
+        None, description="Operator names; default: by the models' modes."
+    )
+    bandit: dict[str, Any] = Field(default_factory=_default_bandit)
+    arms: str = Field("pairs", pattern="^(pairs|factorised)$")
+    selector: dict[str, Any] = Field(default_factory=lambda: {"name": "uniform"})
+    proposals_in_flight: int = Field(4, ge=1, le=1024)
+    evaluations_in_flight: int | None = Field(None, ge=1, le=1024)
+    inspirations: int = Field(2, ge=0, le=16)
+    retries: int = Field(1, ge=0, le=5, description="Retries of a rejected LLM answer.")
+    generation_size: int = Field(10, ge=1, description="Evaluations per selector generation.")
+    stagnation_limit: int = Field(
+        80, ge=0, description="Stop, saying why, after this many proposals in a row without a "
+        "valid program (0: never)."
+    )
+    reward_new_cell: float = Field(0.1, ge=0, description="Bandit reward for filling a new cell.")
+
+    @field_validator("bandit")
+    @classmethod
+    def _bandit(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from qd.bandits import bandit_config
+
+        return _validated(bandit_config, value)
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from qd.selection import selector_config
+
+        return _validated(selector_config, value)
+
+    @field_validator("operators")
+    @classmethod
+    def _operators(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        from mutators.program import operator_registry
+
+        for name in value:
+            if name not in operator_registry:
+                raise ValueError(f"unknown operator {name!r}; choose from: "
+                                 f"{', '.join(operator_registry.names())}")
+        if not value:
+            raise ValueError("needs at least one operator")
+        return value
+
+
+def _validated(factory: Any, value: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return factory(value).model_dump(mode="json")
+    except QDError as err:
+        raise ValueError(str(err)) from None
+
+
+class NoveltySection(StrictModel):
+    """The `[novelty]` section: reject (near-)duplicate programs before evaluating them."""
+
+    enabled: bool = True
+    threshold: float = Field(
+        0.995, gt=0, le=1, description="Cosine similarity of code embeddings that counts as a "
+        "near duplicate; 1.0 rejects exact (normalised) duplicates only."
+    )
+    exact_only: list[str] = Field(
+        default_factory=lambda: ["perturb_literals"],
+        description="Operators whose children are only checked for exact duplicates: a changed "
+        "constant is a small edit but can be a large change in behaviour.",
+    )

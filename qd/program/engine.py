@@ -1,0 +1,341 @@
+"""The asynchronous program-evolution loop (ShinkaEvolve-style, over a MAP-Elites archive).
+
+K proposal workers run at once; each asks the bandit for a (model, operator) arm, draws parents
+from the archive with the selector, proposes a child (LLM call or local operator), rejects
+(near-)duplicates before paying for evaluation, and evaluates the child in the sandbox, with at
+most M evaluations in flight. Every proposal, failure and cost goes to the run store as it
+happens; bandit and selector state are saved after every evaluation, so resume restores them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mutators.program.types import MutationContext, ProgramRecord
+from qd.events import EngineListener, RunEnd, RunStart
+from qd.program.evaluate import ProgramOutcome
+from qd.program.setup import ProgramSetup
+from qd.program_store import ProgramRow, ProgramStore
+from qd.store import RunStore
+from qd.types import IterationMetrics
+
+log = logging.getLogger(__name__)
+EVALUATED = ("ok", "invalid", "timeout", "crashed", "oom", "killed", "error")
+
+
+class ProgramEngine:
+    """Evolve programs until the evaluation budget (or another limit) is spent.
+
+    Args:
+        setup: Built by `qd.program.setup.build_program_setup`.
+        budget: Total evaluations, including earlier sessions of the run.
+        listeners: Engine listeners (progress, run folder).
+        store: The run store, or None to keep everything in memory.
+    """
+
+    def __init__(self, setup: ProgramSetup, budget: int,
+                 listeners: Sequence[EngineListener] = (), store: RunStore | None = None) -> None:
+        self.s = setup
+        self.budget = budget
+        self.listeners = list(listeners)
+        self.store = store
+        self.programs = ProgramStore(store) if store is not None else None
+        self.records: dict[int, ProgramRecord] = {}
+        self.generations: dict[int, int] = {}
+        self.evaluations = 0
+        self.reserved = 0
+        self.counts: Counter[str] = Counter()
+        self.failures_in_a_row = 0
+        self._next_id = 1
+        self._stop_reason: str | None = None
+        self._t0 = time.perf_counter()
+        self._elapsed_before = 0.0
+        self._lock = asyncio.Lock()
+        self._eval_time = 0.0
+        self._eval_count = 0
+
+    # --- control -----------------------------------------------------------------------------
+
+    def request_stop(self, reason: str = "stopped") -> None:
+        """End after the work in flight (safe from a signal handler)."""
+        self._stop_reason = self._stop_reason or reason
+
+    @property
+    def elapsed_s(self) -> float:
+        """Run time over all sessions."""
+        return self._elapsed_before + time.perf_counter() - self._t0
+
+    def _limit_reached(self) -> str | None:
+        lim = self.s.limits
+        if self._stop_reason:
+            return self._stop_reason
+        if self.evaluations + self.reserved >= self.budget:
+            return "budget"
+        if lim.max_wall_s and self.elapsed_s >= lim.max_wall_s:
+            return "max_wall_s"
+        usage = self.s.client.ledger.totals()
+        if lim.max_llm_calls and usage.calls >= lim.max_llm_calls:
+            return "max_llm_calls"
+        if lim.max_tokens and usage.prompt_tokens + usage.completion_tokens >= lim.max_tokens:
+            return "max_tokens"
+        if lim.max_cost_usd and usage.cost_usd >= lim.max_cost_usd:
+            return "max_cost_usd"
+        return None
+
+    # --- run ---------------------------------------------------------------------------------
+
+    def run(self) -> RunEnd:
+        """Run the loop to completion (blocking)."""
+        return asyncio.run(self._run())
+
+    async def _run(self) -> RunEnd:
+        self._t0 = time.perf_counter()
+        self._restore()
+        for listener in self.listeners:
+            listener.on_start(RunStart(self.budget, 1, self.evaluations,
+                                       {"planned_evaluations": self.budget, "device": "sandbox",
+                                        "iteration": self.evaluations}))
+        if not self.records:
+            await self._evaluate_initial()
+        await self._evaluate_leftovers()
+        workers = [asyncio.create_task(self._worker(i))
+                   for i in range(self.s.settings.proposals_in_flight)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+        reason = self._stop_reason or self._limit_reached() or "budget"
+        end = RunEnd(self.evaluations, self.evaluations, self.elapsed_s, self.s.archive.stats(),
+                     reason)
+        self._save_state()
+        for listener in self.listeners:
+            listener.on_end(end)
+        return end
+
+    async def _worker(self, index: int) -> None:
+        rng = np.random.default_rng([self.s.seed, 7919, index, self._next_id])
+        while True:
+            async with self._lock:
+                limit = self._limit_reached()
+                if limit is not None:
+                    if limit not in ("budget",) and not self._stop_reason:
+                        self.request_stop(limit)
+                    return
+                self.reserved += 1
+                pid = self._next_id
+                self._next_id += 1
+            try:
+                await self._one(pid, rng)
+            except Exception:  # the loop must not die with one proposal; record and go on
+                log.exception("proposal %d failed unexpectedly", pid)
+                self._note_failure("internal_error")
+            finally:
+                async with self._lock:
+                    self.reserved -= 1
+
+    async def _one(self, pid: int, rng: np.random.Generator) -> None:
+        arm = self.s.bandit.select()
+        model, operator = self.s.arm(arm)
+        ctx = self._context(operator, rng)
+        result = await self.s.proposer.propose(operator, model, ctx, rng)
+        prop = result.proposal
+        parents = (int(ctx.parent.id),) + ((int(ctx.second_parent.id),) if ctx.second_parent else ())
+        row = dict(id=pid, parents=parents, generation=self._generation(parents),
+                   operator=prop.operator, model=result.model, cost_usd=result.cost_usd,
+                   prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                   llm_latency_s=result.latency_s)
+        # A proposal that is never evaluated still used a slot that could have evaluated
+        # something: charge it a typical evaluation, so cheap failures do not look attractive.
+        cost = self.s.cost_of(result.cost_usd, result.latency_s + self._mean_eval_s())
+        if not prop.ok:
+            status = "llm_error" if result.llm_error else "rejected"
+            self._record(ProgramRow(code=None, code_hash=None, island=0, status=status,
+                                    reason=prop.reason, **row))
+            self._failed(arm, status, cost)
+            return
+        verdict = self.s.novelty.check(prop.code, near=prop.operator not in self.s.exact_only)
+        if not verdict.novel:
+            self._record(ProgramRow(code=prop.code, code_hash=verdict.code_hash, island=0,
+                                    status="duplicate", reason=verdict.reason, **row))
+            self._failed(arm, "duplicate", cost)
+            return
+        self.s.novelty.add(prop.code)
+        self._record(ProgramRow(code=prop.code, code_hash=verdict.code_hash, island=0,
+                                status="proposed", reason=prop.reason, **row))
+        for parent in parents:
+            self.s.archive.note_child(parent)
+        outcome = await self._evaluate(prop.code)
+        self._finish(pid, prop.code, parents, outcome, arm,
+                     self.s.cost_of(result.cost_usd, result.latency_s + outcome.eval_s))
+
+    async def _evaluate(self, code: str) -> ProgramOutcome:
+        async with self.s.eval_slots:
+            outcome = await asyncio.to_thread(self.s.evaluator, code)
+        self._eval_time += outcome.eval_s
+        self._eval_count += 1
+        return outcome
+
+    def _mean_eval_s(self) -> float:
+        return self._eval_time / self._eval_count if self._eval_count else 1.0
+
+    # --- bookkeeping -------------------------------------------------------------------------
+
+    def _context(self, operator: Any, rng: np.random.Generator) -> MutationContext:
+        pool = self.s.archive.pool()
+        if len(pool) == 0:
+            parent = self.records[1]
+            return MutationContext(parent=parent, task=self.s.task)
+        positions = self.s.selector.select(pool, 2 if len(pool) > 1 else 1)
+        ids = [int(pool.ids[p]) for p in positions]
+        parent = self.records[ids[0]]
+        second = self.records[ids[1]] if len(ids) > 1 else None
+        if second is None and getattr(operator, "parents", 1) > 1:
+            # one elite so far: any other valid program can be the second parent
+            others = [pid for pid in self.records if pid != ids[0]
+                      and self.records[pid].score is not None]
+            if others:
+                second = self.records[others[int(rng.integers(len(others)))]]
+        order = np.argsort(-pool.objectives)
+        inspirations = tuple(self.records[int(pool.ids[i])] for i in order
+                             if int(pool.ids[i]) != ids[0])[: self.s.settings.inspirations]
+        return MutationContext(parent=parent, second_parent=second, inspirations=inspirations,
+                               task=self.s.task)
+
+    def _generation(self, parents: tuple[int, ...]) -> int:
+        return 1 + max((self.generations.get(p, 0) for p in parents), default=-1)
+
+    def _record(self, row: ProgramRow) -> None:
+        self.generations[row.id] = row.generation
+        if self.programs is not None:
+            self.programs.add(row)
+        self.counts[row.status] += 1
+
+    def _failed(self, arm: int, status: str, cost: float) -> None:
+        self.s.bandit.update(arm, 0.0, cost)
+        self._note_failure(status)
+        self._save_state()
+
+    def _note_failure(self, status: str) -> None:
+        self.counts[status] += status == "internal_error"
+        self.failures_in_a_row += 1
+        limit = self.s.settings.stagnation_limit
+        if limit and self.failures_in_a_row >= limit and not self._stop_reason:
+            recent = ", ".join(f"{k}: {v}" for k, v in self.counts.most_common(4))
+            message = (f"no valid program in the last {self.failures_in_a_row} proposals "
+                       f"(so far {recent}); stopping. Try a stronger model, other operators "
+                       "(e.g. perturb_literals, splice) or a longer sandbox timeout")
+            log.warning(message)
+            if self.store is not None:
+                self.store.event("stagnation", message=message)
+            self.request_stop("stagnation")
+
+    def _finish(self, pid: int, code: str, parents: tuple[int, ...], outcome: ProgramOutcome,
+                arm: int | None, cost: float) -> None:
+        if self.programs is not None:
+            self.programs.finish(pid, status=outcome.status, reason=outcome.reason,
+                                 score=outcome.score, measures=outcome.measures,
+                                 metrics=outcome.metrics, feedback=outcome.feedback,
+                                 eval_s=outcome.eval_s)
+        self.counts["proposed"] -= 1 if self.counts["proposed"] > 0 else 0
+        self.counts[outcome.status] += 1
+        self.evaluations += 1
+        added = False
+        reward = 0.0
+        if outcome.status == "ok":
+            self.records[pid] = ProgramRecord(str(pid), code, outcome.score, outcome.metrics,
+                                              outcome.feedback, outcome.measures or ())
+            insertion = self.s.archive.add(pid, outcome.score, outcome.measures)
+            added = insertion.added
+            parent_score = max((self.records[p].score or self.s.worst for p in parents
+                                if p in self.records), default=self.s.worst)
+            reward = self.s.reward(outcome.score, parent_score, insertion.new_cell)
+            self.failures_in_a_row = 0
+        else:
+            self._note_failure(outcome.status)
+        if arm is not None:
+            self.s.bandit.update(arm, reward, cost)
+        if parents:
+            self.s.selector.feedback(list(parents[:1]), [added], [pid])
+        if self.evaluations % self.s.settings.generation_size == 0:
+            self.s.selector.end_generation(self.s.archive.pool())
+        self._save_state()
+        metrics = IterationMetrics.from_stats(self.evaluations, self.evaluations,
+                                              self.s.archive.stats(), self.elapsed_s)
+        if self.store is not None:
+            self.store.record_metrics(metrics)
+        for listener in self.listeners:
+            listener.on_iteration(metrics)
+
+    async def _evaluate_initial(self) -> None:
+        code = self.s.initial_code
+        verdict = self.s.novelty.check(code)
+        self.s.novelty.add(code)
+        self._record(ProgramRow(id=1, parents=(), code=code, code_hash=verdict.code_hash,
+                                generation=0, island=0, operator="initial", model=None,
+                                status="proposed"))
+        self._next_id = 2
+        self.records[1] = ProgramRecord("1", code)
+        self.reserved += 1
+        outcome = await self._evaluate(code)
+        self.reserved -= 1
+        if outcome.status != "ok":
+            message = (f"the initial program is not valid ({outcome.status}: {outcome.reason}); "
+                       "every child starts from it")
+            log.warning(message)
+            if self.store is not None:
+                self.store.event("warning", message=message)
+        self._finish(1, code, (), outcome, None, 0.0)
+
+    async def _evaluate_leftovers(self) -> None:
+        """Evaluate proposals stored but not evaluated when an earlier session was killed."""
+        if self.programs is None:
+            return
+        for row in self.programs.all("proposed"):
+            if row.code is None or self.evaluations >= self.budget:
+                continue
+            outcome = await self._evaluate(row.code)
+            self._finish(row.id, row.code, row.parents, outcome, None, 0.0)
+
+    # --- persistence -------------------------------------------------------------------------
+
+    def _save_state(self) -> None:
+        if self.store is None:
+            return
+        self.store.put_states(self.s.state_dicts(), self.evaluations)
+
+    def _restore(self) -> None:
+        if self.programs is None:
+            return
+        rows = self.programs.all()
+        if not rows:
+            return
+        for key in self.s.state_dicts():
+            stored = self.store.get_state(key)
+            if stored is not None:
+                self.s.load_state(key, stored[1])
+        for row in rows:
+            if row.code is not None and row.status != "rejected":
+                self.s.novelty.add(row.code)
+            for parent in row.parents:
+                self.s.archive.note_child(parent)
+            self.generations[row.id] = row.generation
+            self.counts[row.status] += 1
+            if row.status in EVALUATED:
+                self.evaluations += 1
+            if row.status == "ok" and row.code is not None:
+                self.records[row.id] = ProgramRecord(str(row.id), row.code, row.score, row.metrics,
+                                                     row.feedback or "", row.measures or ())
+                self.s.archive.add(row.id, row.score, row.measures)
+            elif row.id == 1 and row.code is not None:
+                self.records[1] = ProgramRecord("1", row.code)
+        self._next_id = rows[-1].id + 1
+        metrics = self.store.metrics()
+        self._elapsed_before = metrics[-1].elapsed_s if metrics else 0.0

@@ -1,0 +1,97 @@
+"""Evaluate one candidate program: run the user's evaluator on it in the sandbox, validate the
+JSON it writes, and compute the archive measures."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from problems.program import ProgramProblemConfig
+from qd.evaluation.program import validate_program_result
+from qd.program.descriptors import DESCRIPTORS
+from qd.sandbox import SandboxLimits, run_sandboxed
+
+CANDIDATE = "candidate.py"
+RESULT = "result.json"
+
+
+@dataclass(frozen=True)
+class ProgramOutcome:
+    """What evaluating a program gave.
+
+    Attributes:
+        status: "ok", "invalid" (bad or missing result, valid=false), or the sandbox's failure
+            status ("timeout", "crashed", "oom", "killed", "error").
+        score: The evaluator's score when status is "ok".
+        measures: Archive measures when status is "ok".
+        metrics: The evaluator's metrics.
+        feedback: Text for the next prompt (the evaluator's, or what went wrong).
+        reason: One sentence explaining a non-"ok" status.
+        eval_s: Wall-clock seconds of the evaluation.
+    """
+
+    status: str
+    score: float | None
+    measures: tuple[float, ...] | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    feedback: str = ""
+    reason: str | None = None
+    eval_s: float = 0.0
+
+
+class ProgramEvaluator:
+    """Runs `python evaluate.py candidate.py result.json` in a fresh sandbox per candidate.
+
+    Args:
+        problem: The program problem's config (evaluator, extra files, measures).
+        limits: Sandbox limits.
+    """
+
+    def __init__(self, problem: ProgramProblemConfig, limits: SandboxLimits) -> None:
+        self.problem = problem
+        self.limits = limits
+        self._files: dict[str, bytes] = {"evaluate.py": Path(problem.evaluator).read_bytes()}
+        for extra in problem.files:
+            self._files[Path(extra).name] = Path(extra).read_bytes()
+        self._evaluator_measures = max(
+            (m.index + 1 for m in problem.measures if m.source == "evaluator"), default=0
+        )
+
+    def __call__(self, code: str) -> ProgramOutcome:
+        """Evaluate `code` (blocking; run it in a worker thread)."""
+        result = run_sandboxed(
+            [sys.executable, "evaluate.py", CANDIDATE, RESULT],
+            {**self._files, CANDIDATE: code},
+            self.limits,
+            result_file=RESULT,
+        )
+        tail = (result.stderr or result.stdout)[-1500:]
+        if result.status != "ok":
+            feedback = f"{result.reason}\n{tail}".strip()
+            return ProgramOutcome(result.status, None, None, {}, feedback, result.reason,
+                                  result.duration_s)
+        checked = validate_program_result(result.result)
+        needed = self._evaluator_measures
+        if checked.status == "ok" and needed and len(checked.measures or ()) < needed:
+            reason = (f"the evaluator returned {len(checked.measures or ())} measures; the spec "
+                      f"uses measures[{needed - 1}]")
+            return ProgramOutcome("invalid", None, None, dict(checked.metrics), checked.feedback,
+                                  reason, result.duration_s)
+        if checked.status != "ok":
+            feedback = "\n".join(x for x in (checked.feedback, checked.reason, tail) if x)
+            first = checked.feedback.strip().splitlines()[0][:200] if checked.feedback else ""
+            reason = f"{checked.reason}: {first}" if first else checked.reason
+            return ProgramOutcome("invalid", None, None, dict(checked.metrics), feedback,
+                                  reason, result.duration_s)
+        measures = tuple(self._measure(m, code, checked.measures, result.duration_s)
+                         for m in self.problem.measures)
+        return ProgramOutcome("ok", float(checked.score), measures, dict(checked.metrics),
+                              checked.feedback, None, result.duration_s)
+
+    @staticmethod
+    def _measure(m: Any, code: str, evaluator_measures: Any, eval_s: float) -> float:
+        if m.source == "evaluator":
+            return float(evaluator_measures[m.index])
+        return DESCRIPTORS[m.source](code, eval_s)

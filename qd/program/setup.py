@@ -1,0 +1,163 @@
+"""Build everything a program run needs from its spec: archive, evaluator, models, operators,
+arms, bandit, selector, novelty filter; and start the embedded model when a spec asks for it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mutators.program import make_operator
+from problems.program import ProgramProblemConfig
+from qd.bandits import bandit_from_state, make_bandit
+from qd.build import derive_seeds
+from qd.errors import SpecError
+from qd.llm import LLMClient, ModelConfig
+from qd.program.archive import ProgramArchive
+from qd.program.config import CHAT_OPERATORS, LOCAL_MODEL, LOCAL_OPERATORS, LLMSection, NoveltySection
+from qd.program.evaluate import ProgramEvaluator
+from qd.program.novelty import NoveltyFilter
+from qd.program.proposer import Proposer
+from qd.sandbox import SandboxLimits
+from qd.selection import make_selector, selector_from_state
+from qd.spec import RunOptions, SpecBase
+
+
+@dataclass
+class ProgramSetup:
+    """The parts of a program run (see `build_program_setup`)."""
+
+    problem: ProgramProblemConfig
+    settings: LLMSection
+    limits: RunOptions
+    seed: int
+    initial_code: str
+    task: str
+    archive: ProgramArchive
+    evaluator: ProgramEvaluator
+    client: LLMClient
+    proposer: Proposer
+    arms: list[tuple[ModelConfig | None, Any]]
+    bandit: Any
+    selector: Any
+    novelty: NoveltyFilter
+    eval_slots: asyncio.Semaphore
+    worst: float
+    scale: float
+    priced: bool = False
+    exact_only: frozenset[str] = frozenset()
+    extra_state: dict[str, Any] = field(default_factory=dict)
+
+    def arm(self, index: int) -> tuple[ModelConfig | None, Any]:
+        """(model or None for a local operator, operator) of an arm."""
+        return self.arms[index]
+
+    def cost_of(self, cost_usd: float, seconds: float) -> float:
+        """Bandit cost of a proposal: dollars when any model is priced, else seconds spent."""
+        return max(cost_usd, 1e-9) if self.priced else max(seconds, 1e-3)
+
+    def reward(self, child: float, parent: float, new_cell: bool) -> float:
+        """Improvement over the parent (scaled by the objective range) plus a new-cell bonus."""
+        gain = max(child - parent, 0.0) / self.scale
+        return gain + (self.settings.reward_new_cell if new_cell else 0.0)
+
+    def state_dicts(self) -> dict[str, Any]:
+        """JSON states persisted after every evaluation."""
+        return {"bandit": self.bandit.state_dict(), "selector": self.selector.state_dict(),
+                "llm_usage": self.client.ledger.state_dict()}
+
+    def load_state(self, key: str, state: Any) -> None:
+        """Restore one component's state (resume)."""
+        if key == "bandit":
+            self.bandit = bandit_from_state(state)
+        elif key == "selector":
+            self.selector = selector_from_state(state)
+        elif key == "llm_usage":
+            self.client.ledger.load_state_dict(state)
+
+
+def _operators_for(settings: LLMSection) -> list[str]:
+    if settings.operators is not None:
+        return list(settings.operators)
+    names: list[str] = []
+    for model in settings.models:
+        pool = LOCAL_OPERATORS if model.mode == "completion" else CHAT_OPERATORS
+        names += [n for n in pool if n not in names]
+    return names
+
+
+def _arms(models: list[ModelConfig], operators: list[Any]) -> list[tuple[ModelConfig | None, Any]]:
+    arms: list[tuple[ModelConfig | None, Any]] = []
+    for op in operators:
+        if not op.needs_llm:
+            arms.append((None, op))
+            continue
+        for model in models:
+            if model.allows(op.name) and model.mode == op.mode:
+                arms.append((model, op))
+    if not arms:
+        raise SpecError("llm.operators: no operator can run with the configured models "
+                        "(completion operators need mode = \"completion\" models, chat "
+                        "operators mode = \"chat\")")
+    return arms
+
+
+def build_program_setup(spec: SpecBase, models: list[ModelConfig]) -> ProgramSetup:
+    """Assemble a program run; `models` are the spec's models with the local one resolved."""
+    problem: ProgramProblemConfig = spec.problem  # type: ignore[attr-defined]
+    settings = spec.llm or LLMSection()
+    limits = spec.sandbox or SandboxLimits()
+    novelty = spec.novelty or NoveltySection()
+    seeds = derive_seeds(spec.run.seed, 4)
+    bounds = tuple((m.range[0], m.range[1]) for m in problem.measures)
+    worst, best = problem.objective_bounds
+    operators = [make_operator(n) for n in _operators_for(settings)]
+    arms = _arms(models, operators)
+    client = LLMClient(seed=seeds[1])
+    slots = settings.evaluations_in_flight or os.cpu_count() or 1
+    return ProgramSetup(
+        problem=problem,
+        settings=settings,
+        limits=spec.run,
+        seed=spec.run.seed,
+        initial_code=Path(problem.initial).read_text(encoding="utf-8"),
+        task=problem.task or spec.description,
+        archive=ProgramArchive(spec.archive, bounds, worst, seeds[0]),  # type: ignore[attr-defined]
+        evaluator=ProgramEvaluator(problem, limits),
+        client=client,
+        proposer=Proposer(client, settings.retries),
+        arms=arms,
+        bandit=make_bandit(settings.bandit, len(arms), seeds[2]),
+        selector=make_selector(settings.selector, seeds[3]),
+        novelty=NoveltyFilter(novelty.threshold if novelty.enabled else 1.0),
+        eval_slots=asyncio.Semaphore(slots),
+        worst=worst,
+        scale=max(best - worst, 1e-12),
+        priced=any(m.cost_per_1k_input or m.cost_per_1k_output for m in models),
+        exact_only=frozenset(novelty.exact_only),
+    )
+
+
+@contextlib.contextmanager
+def resolved_models(settings: LLMSection | None) -> Iterator[list[ModelConfig]]:
+    """The spec's models, with `model = "local"` replaced by a running embedded server."""
+    settings = settings or LLMSection()
+    if not any(m.model == LOCAL_MODEL for m in settings.models):
+        yield list(settings.models)
+        return
+    from qd.llm.local_server import LocalModelServer
+
+    with LocalModelServer() as server:
+        out = []
+        for m in settings.models:
+            if m.model != LOCAL_MODEL:
+                out.append(m)
+                continue
+            fields = m.model_dump(exclude={"model", "api_base", "name", "mode"},
+                                  exclude_defaults=True)
+            out.append(server.model_config(**fields))
+        yield out
