@@ -2,7 +2,8 @@
 
 sphere_lp (100-D), 5 CMA-ME emitters x batch 36, 100x100 grid, same seeds, in one process.
 Both loops use the same objective function (qd's batched sphere_lp), so the difference is the
-engine: spec handling, seeding, torch<->numpy moves, per-iteration metrics and the run folder.
+engine: spec handling, seeding, torch<->numpy moves and per-iteration metrics ("ratio", qd in
+memory), and also the run folder with its store and checkpoints ("ratio_with_store").
 
     python benchmarks/engine_overhead.py [--quick]
 
@@ -57,15 +58,15 @@ def raw_pyribs(iterations: int) -> float:
     return float(archive.stats.qd_score)
 
 
-def via_qd(iterations: int, out: Path) -> float:
-    """The same configuration through the public API, writing a full run folder."""
+def via_qd(iterations: int, out: Path | None) -> float:
+    """The same configuration through the public API (a full run folder unless `out` is None)."""
     spec = {
         "problem": {"name": "sphere_lp", "dim": DIM},
         "archive": {"name": "grid", "cells": [100, 100]},
         "emitters": [{"name": "cma_me", "count": EMITTERS, "batch_size": BATCH, "sigma0": 0.5}],
         "run": {"budget": iterations * EMITTERS * BATCH, "seed": SEED},
     }
-    result = qd.evolve(spec, out=out)
+    result = qd.evolve(spec, out=out, write=out is not None)
     return result.end.stats.qd_score
 
 
@@ -74,23 +75,29 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer iterations (< 60 s)")
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args()
-    iterations = 150 if args.quick else 1000
+    iterations = 400 if args.quick else 1000
     repeats = args.repeats or (3 if args.quick else 5)
     raw_pyribs(3)  # warm-up: numba compiles pyribs' CMA-ES kernels once per process
-    t_qd, t_raw, score_qd, score_raw = [], [], 0.0, 0.0
+    t_qd, t_store, t_raw, score_qd, score_raw = [], [], [], 0.0, 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
             dt, score_raw = timed(lambda: raw_pyribs(iterations))
             t_raw.append(dt)
-            dt, score_qd = timed(lambda r=r: via_qd(iterations, Path(tmp) / f"run{r}"))
+            dt, score_qd = timed(lambda: via_qd(iterations, None))
             t_qd.append(dt)
+            dt, score_store = timed(lambda r=r: via_qd(iterations, Path(tmp) / f"run{r}"))
+            t_store.append(dt)
+            assert score_store == score_qd
     ips_qd, ips_raw = iterations / median(t_qd), iterations / median(t_raw)
+    ips_store = iterations / median(t_store)
     result = {
         "iterations": iterations,
         "repeats": repeats,
         "iters_per_s_qd": ips_qd,
         "iters_per_s_raw": ips_raw,
         "ratio": ips_qd / ips_raw,
+        "iters_per_s_qd_with_store": ips_store,
+        "ratio_with_store": ips_store / ips_raw,
         "qd_score_qd": score_qd,
         "qd_score_raw": score_raw,
         "equal_qd_scores": score_qd == score_raw,
@@ -98,8 +105,10 @@ def main() -> int:
     print_table(
         f"engine overhead: CMA-ME sphere_lp {DIM}-D, {EMITTERS}x{BATCH}, {iterations} iterations",
         ["loop", "iterations/s (median)", "QD score"],
-        [["raw pyribs", ips_raw, score_raw], ["qd.evolve", ips_qd, score_qd],
-         ["ratio qd/raw", result["ratio"], "equal" if score_qd == score_raw else "DIFFERENT"]],
+        [["raw pyribs", ips_raw, score_raw], ["qd.evolve (in memory)", ips_qd, score_qd],
+         ["qd.evolve (run folder + store)", ips_store, score_qd],
+         ["ratio qd/raw", result["ratio"], "equal" if score_qd == score_raw else "DIFFERENT"],
+         ["ratio with store", result["ratio_with_store"], ""]],
     )
     print(f"wrote {write_result('engine_overhead', result)}")
     return 0
