@@ -107,10 +107,15 @@ class Engine:
         )
         for listener in self.listeners:
             listener.on_start(start)
-        while self.evaluations < self.budget and self._stop_reason is None:
-            metrics = self.step()
+        try:
+            while self.evaluations < self.budget and self._stop_reason is None:
+                metrics = self.step()
+                for listener in self.listeners:
+                    listener.on_iteration(metrics)
+        except BaseException as error:
             for listener in self.listeners:
-                listener.on_iteration(metrics)
+                listener.on_abort(error)
+            raise
         if self.recorder is not None:
             self.recorder.checkpoint(self.iteration, self.state())
         end = RunEnd(

@@ -29,6 +29,18 @@ class RunEnd:
     reason: str  # "budget" or "stopped"
 
 
+@dataclass(frozen=True)
+class ProgramStatus:
+    """Sent by program runs after every proposal: what the LLM side is doing."""
+
+    proposals: int
+    in_flight: int
+    llm_calls: int
+    tokens: int
+    cost_usd: float
+    failures: dict[str, int]
+
+
 class EngineListener:
     """Receives engine events; every hook is a no-op unless overridden."""
 
@@ -40,3 +52,9 @@ class EngineListener:
 
     def on_end(self, event: RunEnd) -> None:
         """Called after the last iteration (also when stopped early)."""
+
+    def on_status(self, status: ProgramStatus) -> None:
+        """Called by program runs after every proposal."""
+
+    def on_abort(self, error: BaseException) -> None:
+        """Called when the run ends with an exception (after which it propagates)."""

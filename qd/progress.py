@@ -3,7 +3,6 @@ otherwise. Both are engine listeners; the engine never imports this module."""
 
 from __future__ import annotations
 
-import time
 from typing import TextIO
 
 from rich.console import Console
@@ -16,7 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from qd.events import EngineListener, RunEnd, RunStart
+from qd.events import EngineListener, ProgramStatus, RunEnd, RunStart
 from qd.types import IterationMetrics
 
 
@@ -24,12 +23,18 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
 
 
-def describe(m: IterationMetrics, rate: float) -> str:
-    """One-line state of the run: QD score, coverage, best, evaluations per second."""
-    return (
+def describe(m: IterationMetrics, rate: float, status: ProgramStatus | None = None) -> str:
+    """One-line state of the run: QD score, coverage, best, evaluations per second, and for
+    program runs LLM calls in flight, cost so far and failure counts."""
+    text = (
         f"qd_score {_fmt(m.qd_score, 6)}  coverage {m.coverage:.2%}  best {_fmt(m.best)}  "
-        f"elites {m.num_elites}  {rate:,.0f} evals/s"
+        f"elites {m.num_elites}  {rate:,.2f} evals/s"
     )
+    if status is not None:
+        failed = ", ".join(f"{k} {v}" for k, v in sorted(status.failures.items())) or "none"
+        text += (f"  | llm calls {status.llm_calls} ({status.in_flight} in flight), "
+                 f"${status.cost_usd:.4f}, failed: {failed}")
+    return text
 
 
 class RichProgress(EngineListener):
@@ -50,6 +55,18 @@ class RichProgress(EngineListener):
             transient=False,
         )
         self._task = None
+        self._status: ProgramStatus | None = None
+        self._last: IterationMetrics | None = None
+
+    def on_status(self, status: ProgramStatus) -> None:
+        """Remember the latest program-run status (shown with the next update)."""
+        self._status = status
+        if self._last is not None:
+            self.on_iteration(self._last)
+
+    def on_abort(self, error: BaseException) -> None:
+        """Stop the live display so the error prints cleanly."""
+        self._progress.stop()
 
     def on_start(self, event: RunStart) -> None:
         """Start the live display."""
@@ -61,9 +78,10 @@ class RichProgress(EngineListener):
 
     def on_iteration(self, metrics: IterationMetrics) -> None:
         """Advance the bar."""
+        self._last = metrics
         rate = metrics.evaluations / max(metrics.elapsed_s, 1e-9)
         self._progress.update(
-            self._task, completed=metrics.evaluations, state=describe(metrics, rate)
+            self._task, completed=metrics.evaluations, state=describe(metrics, rate, self._status)
         )
 
     def on_end(self, event: RunEnd) -> None:
@@ -79,7 +97,16 @@ class LineProgress(EngineListener):
         self.every = every
         self._budget = 0
         self._last: IterationMetrics | None = None
-        self._t0 = time.perf_counter()
+        self._status: ProgramStatus | None = None
+
+    def on_status(self, status: ProgramStatus) -> None:
+        """Remember the latest program-run status (printed with the next line)."""
+        self._status = status
+
+    def on_abort(self, error: BaseException) -> None:
+        """Print the last state before the error propagates."""
+        if self._last is not None:
+            self._line(self._last)
 
     def on_start(self, event: RunStart) -> None:
         """Remember the budget."""
@@ -101,7 +128,7 @@ class LineProgress(EngineListener):
         pct = 100.0 * m.evaluations / max(self._budget, 1)
         print(
             f"iter {m.iteration}  evals {m.evaluations}/{self._budget} ({pct:.0f}%)  "
-            f"{describe(m, rate)}",
+            f"elapsed {m.elapsed_s:.0f}s  {describe(m, rate, self._status)}",
             file=self.stream,
             flush=True,
         )

@@ -19,6 +19,7 @@ import json
 import logging
 import platform
 import sys
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +31,9 @@ from qd.errors import RunDirError
 from qd.events import EngineListener, RunEnd, RunStart
 from qd.types import IterationMetrics
 
+log = logging.getLogger(__name__)
+#: Seconds between heartbeat lines in `run.log` (with the current metrics).
+HEARTBEAT_S = 30.0
 CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.jsonl"
 
@@ -69,6 +73,7 @@ class RunDir(EngineListener):
         self.path = Path(path)
         self._metrics: IO[str] | None = None
         self._log_handler: logging.Handler | None = None
+        self._last_heartbeat = time.monotonic()
 
     @classmethod
     def create(cls, path: Path) -> RunDir:
@@ -125,9 +130,14 @@ class RunDir(EngineListener):
 
     def on_iteration(self, metrics: IterationMetrics) -> None:
         """Append one JSON line per iteration (buffered: the run store is the durable copy, and
-        resume rewrites this file from it)."""
+        resume rewrites this file from it); log a heartbeat every `HEARTBEAT_S` seconds."""
         assert self._metrics is not None
         self._metrics.write(json.dumps(metrics.as_dict()) + "\n")
+        now = time.monotonic()
+        if now - self._last_heartbeat >= HEARTBEAT_S:
+            self._last_heartbeat = now
+            self._metrics.flush()
+            log.info("heartbeat", extra={"event": "heartbeat", **metrics.as_dict()})
 
     def on_end(self, event: RunEnd) -> None:
         """Write `summary.json` and close the metrics file."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from mutators.program.types import MutationContext, ProgramRecord
-from qd.events import EngineListener, RunEnd, RunStart
+from qd.events import EngineListener, ProgramStatus, RunEnd, RunStart
 from qd.program.evaluate import ProgramOutcome
 from qd.program.setup import ProgramSetup
 from qd.program_store import ProgramRow, ProgramStore
@@ -109,6 +109,10 @@ class ProgramEngine:
                    for i in range(self.s.settings.proposals_in_flight)]
         try:
             await asyncio.gather(*workers)
+        except BaseException as error:
+            for listener in self.listeners:
+                listener.on_abort(error)
+            raise
         finally:
             for task in workers:
                 task.cancel()
@@ -217,6 +221,17 @@ class ProgramEngine:
         if self.programs is not None:
             self.programs.add(row)
         self.counts[row.status] += 1
+        self._status()
+
+    def _status(self) -> None:
+        usage = self.s.client.ledger.totals()
+        status = ProgramStatus(
+            proposals=sum(self.counts.values()), in_flight=self.reserved, llm_calls=usage.calls,
+            tokens=usage.prompt_tokens + usage.completion_tokens, cost_usd=usage.cost_usd,
+            failures={k: v for k, v in self.counts.items() if k not in ("ok", "proposed") and v},
+        )
+        for listener in self.listeners:
+            listener.on_status(status)
 
     def _failed(self, arm: int, status: str, cost: float) -> None:
         self.s.bandit.update(arm, 0.0, cost)

@@ -36,7 +36,7 @@ def prompt_text(request) -> str:  # noqa: ANN001 - RecordedRequest
 
 def toy_overrides(server, **extra: str) -> list[str]:  # noqa: ANN001
     model = (f'llm.models=[{{model="openai/scripted", api_base="{server.api_base}", '
-             f'mode="chat", timeout_s=1.0, max_retries=1, backoff_s=0.01}}]')
+             f'mode="chat", timeout_s=3.0, max_retries=1, backoff_s=0.01}}]')
     settings = {"llm.operators": '["diff"]', "llm.proposals_in_flight": "1",
                 "llm.evaluations_in_flight": "1", "run.budget": "6", **extra}
     return [model, *(f"{k}={v}" for k, v in settings.items())]

@@ -28,7 +28,7 @@ def scripted(server):
         if n == 6:
             return Reply(status=500)
         if n in (8, 9):
-            return Reply(text="too late", delay_s=2.5)
+            return Reply(text="too late", delay_s=6.0)
         return Reply(text=improving_diff(prompt_text(request)))
 
     server.respond_with(respond)
