@@ -42,11 +42,12 @@ class ProgramRow:
     completion_tokens: int = 0
     llm_latency_s: float = 0.0
     eval_s: float | None = None
+    reward: float | None = None
 
 
 _COLUMNS = ("id", "parents", "code", "code_hash", "generation", "island", "operator", "model",
             "status", "reason", "score", "measures", "metrics", "feedback", "cost_usd",
-            "prompt_tokens", "completion_tokens", "llm_latency_s", "eval_s")
+            "prompt_tokens", "completion_tokens", "llm_latency_s", "eval_s", "reward")
 
 
 class ProgramStore:
@@ -71,14 +72,15 @@ class ProgramStore:
 
     def finish(self, program_id: int, *, status: str, reason: str | None, score: float | None,
                measures: tuple[float, ...] | None, metrics: dict[str, Any],
-               feedback: str | None, eval_s: float | None) -> None:
-        """Record the evaluation of a proposal."""
+               feedback: str | None, eval_s: float | None,
+               reward: float | None = None) -> None:
+        """Record the evaluation of a proposal (and the bandit reward it earned)."""
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE programs SET status=?, reason=?, score=?, measures=?, metrics=?, "
-                "feedback=?, eval_s=?, evaluated=? WHERE id=?",
+                "feedback=?, eval_s=?, evaluated=?, reward=? WHERE id=?",
                 (status, reason, score, None if measures is None else json.dumps(list(measures)),
-                 json.dumps(metrics), feedback, eval_s, time.time(), program_id),
+                 json.dumps(metrics), feedback, eval_s, time.time(), reward, program_id),
             )
 
     def get(self, program_id: int) -> ProgramRow | None:

@@ -97,6 +97,9 @@ CREATE TABLE IF NOT EXISTS programs (
 CREATE INDEX IF NOT EXISTS programs_status ON programs(status);
 CREATE INDEX IF NOT EXISTS programs_hash ON programs(code_hash);
 """,
+    """
+ALTER TABLE programs ADD COLUMN reward REAL;
+""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -162,13 +162,13 @@ class ProgramEngine:
         if not prop.ok:
             status = "llm_error" if result.llm_error else "rejected"
             self._record(ProgramRow(code=None, code_hash=None, island=0, status=status,
-                                    reason=prop.reason, **row))
+                                    reason=prop.reason, reward=0.0, **row))
             self._failed(arm, status, cost)
             return
         verdict = self.s.novelty.check(prop.code, near=prop.operator not in self.s.exact_only)
         if not verdict.novel:
             self._record(ProgramRow(code=prop.code, code_hash=verdict.code_hash, island=0,
-                                    status="duplicate", reason=verdict.reason, **row))
+                                    status="duplicate", reason=verdict.reason, reward=0.0, **row))
             self._failed(arm, "duplicate", cost)
             return
         self.s.novelty.add(prop.code)
@@ -254,11 +254,6 @@ class ProgramEngine:
 
     def _finish(self, pid: int, code: str, parents: tuple[int, ...], outcome: ProgramOutcome,
                 arm: int | None, cost: float) -> None:
-        if self.programs is not None:
-            self.programs.finish(pid, status=outcome.status, reason=outcome.reason,
-                                 score=outcome.score, measures=outcome.measures,
-                                 metrics=outcome.metrics, feedback=outcome.feedback,
-                                 eval_s=outcome.eval_s)
         self.counts["proposed"] -= 1 if self.counts["proposed"] > 0 else 0
         self.counts[outcome.status] += 1
         self.evaluations += 1
@@ -275,6 +270,11 @@ class ProgramEngine:
             self.failures_in_a_row = 0
         else:
             self._note_failure(outcome.status)
+        if self.programs is not None:
+            self.programs.finish(pid, status=outcome.status, reason=outcome.reason,
+                                 score=outcome.score, measures=outcome.measures,
+                                 metrics=outcome.metrics, feedback=outcome.feedback,
+                                 eval_s=outcome.eval_s, reward=reward if arm is not None else None)
         if arm is not None:
             self.s.bandit.update(arm, reward, cost)
         if parents:
