@@ -66,7 +66,8 @@ def main() -> int:
     print_table(
         f"store overhead: CMA-ME sphere_lp 100-D, 5x36, {iterations} iterations",
         ["variant", "seconds (median)", "run folder MB"],
-        [["in memory", t_without, "-"], ["with run store", t_with, result["run_folder_bytes"] / 1e6],
+        [["in memory", t_without, "-"],
+         ["with run store", t_with, result["run_folder_bytes"] / 1e6],
          ["ratio with/without", result["ratio"], "target <= 1.10"]],
     )
     print(f"wrote {write_result('store_overhead', result)}")

@@ -51,7 +51,7 @@ class EmitterFamily:
 
     @property
     def archive_threshold_min(self) -> float | None:
-        """Initial cell threshold this family needs, or None to use the problem's worst objective."""
+        """Initial cell threshold this family needs (None: the problem's worst objective)."""
         return None
 
     def x0(self, context: EmitterContext) -> np.ndarray:

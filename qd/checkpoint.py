@@ -32,7 +32,7 @@ class Checkpoint:
 def save_checkpoint(
     folder: Path, store: RunStore, iteration: int, state: dict[str, Any], keep: int = 2
 ) -> Path:
-    """Write the state of `iteration`, record it, and delete checkpoints beyond the newest `keep`."""
+    """Write the state of `iteration`, record it, delete checkpoints beyond the newest `keep`."""
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     directory = Path(folder) / CHECKPOINT_DIR
     directory.mkdir(exist_ok=True)

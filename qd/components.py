@@ -24,7 +24,8 @@ class ComponentConfig(StrictModel):
 
 def existing_file(value: Path, info: ValidationInfo) -> Path:
     """Resolve a spec path against the spec's folder (validation context `base_dir`) and
-    require the file to exist; use as `field_validator(...)(existing_file)`."""
+    require the file to exist; use as `field_validator(...)(existing_file)`.
+    """
     base = Path((info.context or {}).get("base_dir", "."))
     path = value if value.is_absolute() else base / value
     if not path.is_file():

@@ -96,7 +96,8 @@ class ProgramStore:
 
     def hashes(self) -> set[str]:
         """Normalised-code hashes of every proposal that had code."""
-        cursor = self.store.conn.execute("SELECT code_hash FROM programs WHERE code_hash IS NOT NULL")
+        cursor = self.store.conn.execute(
+            "SELECT code_hash FROM programs WHERE code_hash IS NOT NULL")
         return {h for (h,) in cursor}
 
     def counts(self) -> dict[str, int]:
@@ -107,7 +108,8 @@ class ProgramStore:
     def totals(self) -> dict[str, float]:
         """Totals over all proposals: cost, tokens, LLM calls (proposals with a model)."""
         row = self.store.conn.execute(
-            "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(prompt_tokens + completion_tokens), 0),"
+            "SELECT COALESCE(SUM(cost_usd), 0),"
+            " COALESCE(SUM(prompt_tokens + completion_tokens), 0),"
             " COUNT(model), COUNT(*) FROM programs"
         ).fetchone()
         return {"cost_usd": row[0], "tokens": row[1], "llm_calls": row[2], "proposals": row[3]}

@@ -1,5 +1,6 @@
 """Progress displays for `qd evolve`: a rich live bar on a terminal, one line per N iterations
-otherwise. Both are engine listeners; the engine never imports this module."""
+otherwise. Both are engine listeners; the engine never imports this module.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 def describe(m: IterationMetrics, rate: float, status: ProgramStatus | None = None) -> str:
     """One-line state of the run: QD score, coverage, best, evaluations per second, and for
-    program runs LLM calls in flight, cost so far and failure counts."""
+    program runs LLM calls in flight, cost so far and failure counts.
+    """
     text = (
         f"qd_score {_fmt(m.qd_score, 6)}  coverage {m.coverage:.2%}  best {_fmt(m.best)}  "
         f"elites {m.num_elites}  {rate:,.2f} evals/s"

@@ -22,7 +22,7 @@ class Problem(Protocol):
         solution_dim: Length D of a solution vector.
         measure_dim: Number M of measures (behaviour descriptors).
         measure_bounds: (low, high) per measure, length M; archives default to these ranges.
-        objective_bounds: (worst, best) objective; `worst` offsets the QD score so it stays positive.
+        objective_bounds: (worst, best) objective; `worst` offsets the QD score (kept positive).
         solution_bounds: (low, high) per solution coordinate, or None when unbounded.
         x0: Default centre of the search, shape (D,).
     """

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
-from qd.errors import RegistryError
+from pydantic import BaseModel, ValidationError
+
+from qd.errors import RegistryError, SpecError
 
 T = TypeVar("T")
 
@@ -40,6 +42,24 @@ class Registry(Generic[T]):
             raise RegistryError(
                 f"unknown {self.family} {name!r}; choose one of: {', '.join(self.names())}"
             ) from None
+
+    def config(self, data: BaseModel | Mapping[str, Any]) -> Any:
+        """Validate a component config given as a model, or as plain data chosen by `name`,
+        with the registered component's `Config` model.
+
+        Raises:
+            RegistryError: The name is unknown.
+            SpecError: An option is invalid or unknown (the first problem, named).
+        """
+        if isinstance(data, BaseModel):
+            return data
+        component: Any = self.get(str(data.get("name")))
+        try:
+            return component.Config.model_validate(dict(data))
+        except ValidationError as err:
+            first = err.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"]) or self.family
+            raise SpecError(f"{self.family} {data.get('name')!r}: {loc}: {first['msg']}") from None
 
     def names(self) -> list[str]:
         """Registered names, sorted."""

@@ -130,7 +130,8 @@ class RunDir(EngineListener):
 
     def on_iteration(self, metrics: IterationMetrics) -> None:
         """Append one JSON line per iteration (buffered: the run store is the durable copy, and
-        resume rewrites this file from it); log a heartbeat every `HEARTBEAT_S` seconds."""
+        resume rewrites this file from it); log a heartbeat every `HEARTBEAT_S` seconds.
+        """
         assert self._metrics is not None
         self._metrics.write(json.dumps(metrics.as_dict()) + "\n")
         now = time.monotonic()

@@ -14,7 +14,8 @@ EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
 @contextmanager
 def stop_on_signals(request_stop: Callable[[str], None]) -> Iterator[None]:
     """Within the block, the first SIGINT/SIGTERM calls `request_stop("SIGINT"|"SIGTERM")`;
-    a second SIGINT interrupts at once. Outside the main thread this does nothing."""
+    a second SIGINT interrupts at once. Outside the main thread this does nothing.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return

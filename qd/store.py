@@ -5,7 +5,8 @@ blobs) in the same transaction as the iteration's metrics, so an iteration is ei
 recorded or not at all. The solutions themselves (B x D float64, the bulk of the data) are
 appended to `solutions.f64` before that transaction and the row records their offset; on open,
 bytes past the last committed row (from a run killed mid-iteration) are truncated away. This keeps
-per-iteration store cost to one small SQLite row plus one sequential append. Component state (bandits, selectors, RNGs) is kept as JSON by key.
+per-iteration store cost to one small SQLite row plus one sequential append. Component state
+(bandits, selectors, RNGs) is kept as JSON by key.
 """
 
 from __future__ import annotations
@@ -217,7 +218,8 @@ class RunStore:
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON value under `key`."""
         with _transaction(self._conn):
-            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                               (key, json.dumps(value)))
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """The JSON value under `key`, or `default`."""
@@ -289,11 +291,13 @@ class RunStore:
         """Store one metrics row (program runs: one per evaluation)."""
         row = tuple(getattr(metrics, f) for f in METRIC_FIELDS)
         with _transaction(self._conn):
-            self._conn.execute("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+            self._conn.execute(
+                "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
 
     def last_iteration(self) -> int:
         """The last fully recorded iteration (0 when none)."""
-        return int(self._conn.execute("SELECT COALESCE(MAX(iteration), 0) FROM batches").fetchone()[0])
+        row = self._conn.execute("SELECT COALESCE(MAX(iteration), 0) FROM batches").fetchone()
+        return int(row[0])
 
     def evaluation_count(self) -> int:
         """Total number of evaluated solutions stored."""
@@ -320,7 +324,8 @@ class RunStore:
 
     def metrics(self) -> list[IterationMetrics]:
         """All per-iteration metrics, in order."""
-        cursor = self._conn.execute(f"SELECT {', '.join(METRIC_FIELDS)} FROM metrics ORDER BY iteration")
+        cursor = self._conn.execute(
+            f"SELECT {', '.join(METRIC_FIELDS)} FROM metrics ORDER BY iteration")
         return [IterationMetrics(*row) for row in cursor]
 
     # --- checkpoints -------------------------------------------------------------------------

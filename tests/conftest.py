@@ -33,7 +33,8 @@ def small_spec(**sections: dict) -> dict:
 def run_cli(tmp_path: Path):
     """Run `python -m qd ...` in a subprocess; returns the CompletedProcess."""
 
-    def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    def run(*args: str, cwd: Path | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
         env = {**os.environ, **CLI_ENV}
         return subprocess.run(
             [sys.executable, "-m", "qd", *args],

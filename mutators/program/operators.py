@@ -11,11 +11,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import ValidationError
 
 from mutators.program.types import Mode, MutationContext, Prompt, Proposal
 from qd.components import ComponentConfig
-from qd.errors import SpecError
 from qd.registry import Registry
 
 operator_registry: Registry[type] = Registry("operator")
@@ -93,15 +91,7 @@ def operator_config(data: OperatorConfig | Mapping[str, Any]) -> OperatorConfig:
         RegistryError: The name is unknown.
         SpecError: An option is invalid or unknown.
     """
-    if isinstance(data, OperatorConfig):
-        return data
-    cls = operator_registry.get(str(data.get("name")))
-    try:
-        return cls.Config.model_validate(dict(data))
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "operator"
-        raise SpecError(f"operator {data.get('name')!r}: {loc}: {first['msg']}") from None
+    return operator_registry.config(data)  # type: ignore[no-any-return]
 
 
 def make_operator(config: OperatorConfig | Mapping[str, Any] | str) -> Operator:

@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from qd.components import ComponentConfig
-from qd.errors import SpecError
 from qd.registry import Registry
 
 bandit_registry: Registry[type] = Registry("bandit")
@@ -292,15 +291,7 @@ def bandit_config(data: BanditConfig | Mapping[str, Any]) -> BanditConfig:
         RegistryError: The name is unknown.
         SpecError: An option is invalid or unknown.
     """
-    if isinstance(data, BanditConfig):
-        return data
-    cls = bandit_registry.get(str(data.get("name")))
-    try:
-        return cls.Config.model_validate(dict(data))
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "bandit"
-        raise SpecError(f"bandit {data.get('name')!r}: {loc}: {first['msg']}") from None
+    return bandit_registry.config(data)  # type: ignore[no-any-return]
 
 
 def make_bandit(config: BanditConfig | Mapping[str, Any], n_arms: int,

@@ -151,7 +151,9 @@ class ProgramEngine:
         ctx = self._context(operator, rng)
         result = await self.s.proposer.propose(operator, model, ctx, rng)
         prop = result.proposal
-        parents = (int(ctx.parent.id),) + ((int(ctx.second_parent.id),) if ctx.second_parent else ())
+        parents = (int(ctx.parent.id),)
+        if ctx.second_parent is not None:
+            parents += (int(ctx.second_parent.id),)
         row = dict(id=pid, parents=parents, generation=self._generation(parents),
                    operator=prop.operator, model=result.model, cost_usd=result.cost_usd,
                    prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,

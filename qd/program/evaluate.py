@@ -1,5 +1,6 @@
 """Evaluate one candidate program: run the user's evaluator on it in the sandbox, validate the
-JSON it writes, and compute the archive measures."""
+JSON it writes, and compute the archive measures.
+"""
 
 from __future__ import annotations
 

@@ -29,7 +29,8 @@ class Embedder(Protocol):
 
 def normalise_code(code: str) -> str:
     """Canonical text of a program: AST round trip without docstrings; raw whitespace-collapsed
-    text when it does not parse."""
+    text when it does not parse.
+    """
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -101,7 +102,8 @@ class NoveltyFilter:
 
     def check(self, code: str, near: bool = True) -> NoveltyVerdict:
         """Judge `code` against everything added so far (does not add it); `near=False` skips
-        the embedding stage (exact duplicates only)."""
+        the embedding stage (exact duplicates only).
+        """
         digest = code_hash(code)
         if digest in self._hashes:
             return NoveltyVerdict(False, digest, 1.0, "exact duplicate of an earlier program")

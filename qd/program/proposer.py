@@ -1,5 +1,6 @@
 """Turn (model, operator, parents) into one proposed child: an LLM call or a local operator,
-with one retry that shows the model why its previous answer was rejected."""
+with one retry that shows the model why its previous answer was rejected.
+"""
 
 from __future__ import annotations
 

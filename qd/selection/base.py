@@ -6,11 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import ValidationError
 
 from qd.bandits.base import new_rng, rng_state
 from qd.components import ComponentConfig
-from qd.errors import SpecError
 from qd.registry import Registry
 from qd.selection.pool import ElitePool
 
@@ -115,15 +113,7 @@ def selector_config(data: SelectorConfig | Mapping[str, Any]) -> SelectorConfig:
         RegistryError: The name is unknown.
         SpecError: An option is invalid or unknown.
     """
-    if isinstance(data, SelectorConfig):
-        return data
-    cls = selector_registry.get(str(data.get("name")))
-    try:
-        return cls.Config.model_validate(dict(data))
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "selector"
-        raise SpecError(f"selector {data.get('name')!r}: {loc}: {first['msg']}") from None
+    return selector_registry.config(data)  # type: ignore[no-any-return]
 
 
 def make_selector(config: SelectorConfig | Mapping[str, Any],

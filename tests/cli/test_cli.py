@@ -50,7 +50,8 @@ def test_bad_spec_exits_2_with_one_line(run_cli, tmp_path, body, field):
 
 
 def test_bad_flags_exit_2(run_cli):
-    for args in (["evolve", "sphere_lp", "--device", "gpu"], ["evolve", "sphere_lp", "--budget", "0"],
+    for args in (["evolve", "sphere_lp", "--device", "gpu"],
+                 ["evolve", "sphere_lp", "--budget", "0"],
                  ["evolve", "sphere_lp", "--set", "nonsense"], ["evolve", "nope_problem"],
                  ["evolve", "sphere_lp", "--set", "run.budgt=3"]):
         proc = run_cli(*args)

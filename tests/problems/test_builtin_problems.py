@@ -47,7 +47,8 @@ def test_batched_equals_one_by_one():
 
 def test_arm_straight_and_folded():
     problem = ArmRepertoire(ArmConfig(joints=4, link_length=0.5))
-    x = torch.tensor([[0.0, 0, 0, 0], [math.pi / 2, 0, 0, 0], [0, math.pi, 0, math.pi]], dtype=torch.float64)
+    x = torch.tensor([[0.0, 0, 0, 0], [math.pi / 2, 0, 0, 0], [0, math.pi, 0, math.pi]],
+                     dtype=torch.float64)
     obj, meas = problem.evaluate(x)
     assert meas[0].tolist() == pytest.approx([2.0, 0.0])
     assert meas[1].tolist() == pytest.approx([0.0, 2.0], abs=1e-12)

@@ -105,7 +105,8 @@ def test_sigkill_at_random_points_then_resume_equals_uninterrupted(tmp_path, ref
     proc = start("evolve", str(tmp_path / "spec.toml"), "--out", str(run))
     for target in targets:
         wait_rows(proc, run, int(target), resumes=kills)
-        time.sleep(float(rng.uniform(0, 0.02)))  # anywhere: mid-iteration, mid-commit, mid-checkpoint
+        # anywhere: mid-iteration, mid-commit, mid-checkpoint
+        time.sleep(float(rng.uniform(0, 0.02)))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
@@ -169,7 +170,8 @@ def test_corrupt_latest_checkpoint_falls_back_and_loses_nothing(tmp_path, caplog
     assert result.restored.checkpoint_iteration == older.iteration
     assert result.restored.replayed == 50 - older.iteration
     assert result.archive.stats() == ref.archive.stats()
-    np.testing.assert_array_equal(load_archive(run)["solution"], load_archive(tmp_path / "ref")["solution"])
+    np.testing.assert_array_equal(load_archive(run)["solution"],
+                                  load_archive(tmp_path / "ref")["solution"])
 
 
 def test_all_checkpoints_lost_rebuilds_from_the_store(tmp_path, caplog):
