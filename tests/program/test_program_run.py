@@ -123,3 +123,18 @@ def test_unevaluated_proposals_are_evaluated_on_resume(scripted_llm_server, toy,
     with sqlite3.connect(out / "store.sqlite") as conn:
         assert conn.execute("SELECT status FROM programs WHERE id = 3").fetchone()[0] == "ok"
     assert len(scripted_llm_server.requests) == requests_before  # no new LLM call needed
+
+
+def test_full_rewrites_are_applied(scripted_llm_server, toy, tmp_path):
+    initial = (toy / "initial.py").read_text()
+
+    def respond(request):
+        values = 2.0 + len(scripted_llm_server.requests)
+        code = initial.replace("return [1.0, 1.0, 1.0]", f"return [{values}, 2.0, 2.0]")
+        return Reply(text=f"A better constant.\n```python\n{code}```\n")
+
+    scripted_llm_server.respond_with(respond)
+    result = qd.evolve(toy, write=False, overrides=toy_overrides(
+        scripted_llm_server, **{"llm.operators": '["rewrite"]', "run.budget": "4"}))
+    assert result.end.evaluations == 4
+    assert result.archive.stats().best >= 9.0  # 3.0 initially; rewrites reach >= 5 + 2 + 2
