@@ -37,6 +37,12 @@ def archive_table(run: Path, store: RunStore) -> Table:
             return _archive_columns({k: data[k] for k in ("index", "objective", "measures",
                                                           "solution")})
     spec = validate_spec(read_toml(run / CONFIG_FILE), run, str(run / CONFIG_FILE))
+    if getattr(spec.problem, "name", None) == "program":  # type: ignore[attr-defined]
+        from qd.program.archive import rebuild_program_archive
+        from qd.program_store import ProgramStore
+
+        rebuilt = rebuild_program_archive(spec, ProgramStore(store).all("ok"))
+        return _archive_columns(rebuilt.archive.elites())
     components = build_components(spec)
     restore(components, run, store)
     return _archive_columns(components.archive.elites())

@@ -31,11 +31,61 @@ def show_command(
 ) -> int:
     """Print a stored solution with its objective, measures and place in the archive."""
     shown = load_solution(run, Selector.parse(best, cell, index))
+    program = _program_of(run, shown)
     if as_json:
-        typer.echo(json.dumps(shown.as_dict()))
-    else:
-        print_solution(shown, Console())
+        payload = shown.as_dict()
+        if program is not None:
+            payload["program"] = program
+        typer.echo(json.dumps(payload))
+        return 0
+    console = Console()
+    if program is None:
+        print_solution(shown, console)
+        return 0
+    print_program(shown, program, console)
     return 0
+
+
+def _program_of(run: Path, shown: ShownSolution) -> dict | None:
+    """The stored program behind an elite of a program run (its id is the solution), or None."""
+    from contextlib import closing
+
+    from qd.program_store import ProgramStore
+    from qd.run_dir import CONFIG_FILE
+    from qd.spec_loader import read_toml
+    from qd.store import RunStore
+
+    if read_toml(Path(run) / CONFIG_FILE).get("problem", {}).get("name") != "program":
+        return None
+    with closing(RunStore.open(Path(run), readonly=True)) as store:
+        row = ProgramStore(store).get(int(shown.solution[0]))
+    if row is None:
+        return None
+    return {"id": row.id, "parents": list(row.parents), "operator": row.operator,
+            "model": row.model, "score": row.score, "metrics": row.metrics,
+            "feedback": row.feedback, "code": row.code}
+
+
+def print_program(shown: ShownSolution, program: dict, console: Console) -> None:
+    """Print an elite of a program run: where it sits, its metrics, feedback and code."""
+    from rich.syntax import Syntax
+
+    where = f"cell ({', '.join(map(str, shown.cell))}) · " if shown.cell is not None else ""
+    console.print(f"[bold]program {program['id']}[/bold] · {where}rank {shown.rank} of "
+                  f"{shown.elites} · score {program['score']!r} · {program['operator']}"
+                  f"{' by ' + program['model'] if program['model'] else ''} · parents "
+                  f"{program['parents'] or '-'}")
+    summary = Table(show_header=False, box=None, pad_edge=False)
+    summary.add_column(style="dim")
+    summary.add_column()
+    for j, m in enumerate(shown.measures.tolist()):
+        summary.add_row(f"measure {j}", repr(m))
+    for key, value in sorted(program["metrics"].items()):
+        summary.add_row(str(key), repr(value))
+    if program["feedback"]:
+        summary.add_row("feedback", program["feedback"])
+    console.print(summary)
+    console.print(Syntax(program["code"] or "", "python", line_numbers=True))
 
 
 def print_solution(shown: ShownSolution, console: Console) -> None:

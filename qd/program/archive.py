@@ -7,7 +7,9 @@ pyribs sees is the one-element vector `[program_id]`, and the code lives in the 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -76,3 +78,22 @@ class ProgramArchive:
     def stats(self) -> ArchiveStats:
         """QD score, coverage, best, number of elites."""
         return self.archive.stats()
+
+
+def program_archive(spec: Any) -> ProgramArchive:
+    """The empty program archive a spec describes (same seed as the run's)."""
+    from qd.build import derive_seeds
+
+    problem = spec.problem
+    bounds = tuple((m.range[0], m.range[1]) for m in problem.measures)
+    return ProgramArchive(spec.archive, bounds, problem.objective_bounds[0],
+                          derive_seeds(spec.run.seed, 4)[0])
+
+
+def rebuild_program_archive(spec: Any, rows: Iterable[Any]) -> ProgramArchive:
+    """The archive of a program run, rebuilt by inserting its valid programs in id order."""
+    archive = program_archive(spec)
+    for row in rows:
+        if row.status == "ok" and row.score is not None and row.measures is not None:
+            archive.add(row.id, row.score, row.measures)
+    return archive

@@ -96,6 +96,7 @@ class ProgramEngine:
         return asyncio.run(self._run())
 
     async def _run(self) -> RunEnd:
+        asyncio.get_running_loop().set_exception_handler(_quiet_unclosed_sessions)
         self._t0 = time.perf_counter()
         self._restore()
         for listener in self.listeners:
@@ -152,7 +153,7 @@ class ProgramEngine:
         result = await self.s.proposer.propose(operator, model, ctx, rng)
         prop = result.proposal
         parents = (int(ctx.parent.id),)
-        if ctx.second_parent is not None:
+        if ctx.second_parent is not None and getattr(operator, "parents", 1) > 1:
             parents += (int(ctx.second_parent.id),)
         row = dict(id=pid, parents=parents, generation=self._generation(parents),
                    operator=prop.operator, model=result.model, cost_usd=result.cost_usd,
@@ -356,3 +357,11 @@ class ProgramEngine:
         self._next_id = rows[-1].id + 1
         metrics = self.store.metrics()
         self._elapsed_before = metrics[-1].elapsed_s if metrics else 0.0
+
+
+def _quiet_unclosed_sessions(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Drop aiohttp's "Unclosed client session/connector" notices (litellm keeps one HTTP
+    session per event loop and never closes it); report everything else as usual."""
+    if str(context.get("message", "")).startswith("Unclosed"):
+        return
+    loop.default_exception_handler(context)

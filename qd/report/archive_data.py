@@ -120,6 +120,10 @@ def _geometry_archive(files: RunFiles, store: RunStore) -> tuple[int | None, Arc
     if found is not None:
         return found
     spec = validate_spec(files.config, files.path, str(Path(files.path) / CONFIG_FILE))
+    if getattr(spec.problem, "name", None) == "program":
+        from qd.program.archive import program_archive
+
+        return None, program_archive(spec).archive.result
     return None, build_components(spec).archive.result
 
 
