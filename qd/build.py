@@ -16,6 +16,7 @@ from problems import problem_registry
 from qd.device import resolve_device
 from qd.errors import SpecError
 from qd.evaluation import BatchEvaluator
+from qd.evaluation.dask_batch import DaskBatchEvaluator
 from qd.protocols import Problem
 from qd.spec import SpecBase
 
@@ -26,7 +27,7 @@ class Components:
 
     problem: Problem
     device: torch.device
-    evaluator: BatchEvaluator
+    evaluator: BatchEvaluator | DaskBatchEvaluator
     archive: QDArchive
     emitters: list[EmitterBase]
     scheduler: Scheduler
@@ -39,7 +40,8 @@ class Components:
     def state(self) -> dict[str, Any]:
         """Everything that evolves during a run: the scheduler (archives, emitters with their
         CMA-ES internals and RNGs, pickled together so shared references survive) and torch's
-        RNG."""
+        RNG.
+        """
         return {"scheduler": self.scheduler, "torch_rng": torch.get_rng_state()}
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -100,5 +102,9 @@ def build_components(spec: SpecBase) -> Components:
         emitters += family.build(archive.ribs, context, seeds[offset : offset + count])
         offset += count
     scheduler = Scheduler(archive.ribs, emitters, result_archive=archive.result_ribs)
-    evaluator = BatchEvaluator(problem, device, spec.run.chunk_size)
+    evaluator: BatchEvaluator | DaskBatchEvaluator
+    if spec.run.cluster:
+        evaluator = DaskBatchEvaluator(problem, problem_cfg, spec.run.cluster, spec.run.chunk_size)
+    else:
+        evaluator = BatchEvaluator(problem, device, spec.run.chunk_size)
     return Components(problem, device, evaluator, archive, emitters, scheduler)

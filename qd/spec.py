@@ -22,6 +22,7 @@ budget = 20000       # evaluations
 seed = 0
 device = "cpu"       # cpu | cuda | auto
 root = "runs"        # where run folders are created when --out is not given
+cluster = "local:4"  # optional: evaluate on dask (local:N or tcp://HOST:PORT)
 ```
 """
 
@@ -31,12 +32,12 @@ import functools
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, create_model, model_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
 from qd.components import ComponentConfig, StrictModel
 from qd.program.config import LLMSection, NoveltySection
-from qd.sandbox.limits import SandboxLimits
 from qd.registry import Registry
+from qd.sandbox.limits import SandboxLimits
 
 
 class RunOptions(StrictModel):
@@ -57,10 +58,25 @@ class RunOptions(StrictModel):
         60.0, ge=0, description="Checkpoint when this many seconds passed since the last one."
     )
     keep_checkpoints: int = Field(2, ge=1, le=100, description="Checkpoint files kept on disk.")
-    max_llm_calls: int = Field(0, ge=0, description="Program runs: stop after N LLM calls (0: off).")
+    max_llm_calls: int = Field(0, ge=0, description="Program runs: stop after N LLM calls.")
     max_tokens: int = Field(0, ge=0, description="Program runs: stop after N tokens (0: off).")
     max_cost_usd: float = Field(0.0, ge=0, description="Program runs: stop at this cost (0: off).")
     max_wall_s: float = Field(0.0, ge=0, description="Program runs: stop after N seconds (0: off).")
+    cluster: str | None = Field(
+        None, description="Evaluate on dask: local:N (start N workers) or tcp://HOST:PORT."
+    )
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            from qd.evaluation.dask_cluster import ClusterError, parse_cluster_address
+
+            try:
+                parse_cluster_address(value)
+            except ClusterError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
 DEFAULT_NAMES = {"archive": "grid", "emitters": "gaussian"}

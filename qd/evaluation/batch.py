@@ -46,6 +46,9 @@ class BatchEvaluator:
         self._check(solutions.shape[0], obj, meas)
         return obj, meas
 
+    def close(self) -> None:
+        """Nothing to release (the cluster evaluator's counterpart closes its client)."""
+
     def _check(self, batch: int, obj: np.ndarray, meas: np.ndarray) -> None:
         m = self.problem.measure_dim
         if obj.shape != (batch,) or meas.shape != (batch, m):

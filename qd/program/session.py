@@ -29,6 +29,8 @@ def program_session(spec: SpecBase, run_dir: RunDir | None, store: RunStore | No
     with ExitStack() as stack:
         models = stack.enter_context(resolved_models(spec.llm))
         setup = build_program_setup(spec, models)
+        if hasattr(setup.evaluator, "close"):
+            stack.callback(setup.evaluator.close)
         engine = ProgramEngine(setup, spec.run.budget, all_listeners, store)
         if run_dir is not None:
             run_dir.start_logging()

@@ -1,5 +1,6 @@
 """Build everything a program run needs from its spec: archive, evaluator, models, operators,
-arms, bandit, selector, novelty filter; and start the embedded model when a spec asks for it."""
+arms, bandit, selector, novelty filter; and start the embedded model when a spec asks for it.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +17,16 @@ from problems.program import ProgramProblemConfig
 from qd.bandits import bandit_from_state, make_bandit
 from qd.build import derive_seeds
 from qd.errors import SpecError
+from qd.evaluation.dask_program import DaskProgramEvaluator
 from qd.llm import LLMClient, ModelConfig
-from qd.program.archive import ProgramArchive
-from qd.program.config import CHAT_OPERATORS, LOCAL_MODEL, LOCAL_OPERATORS, LLMSection, NoveltySection
+from qd.program.archive import ProgramArchive, program_archive
+from qd.program.config import (
+    CHAT_OPERATORS,
+    LOCAL_MODEL,
+    LOCAL_OPERATORS,
+    LLMSection,
+    NoveltySection,
+)
 from qd.program.evaluate import ProgramEvaluator
 from qd.program.novelty import NoveltyFilter
 from qd.program.proposer import Proposer
@@ -38,7 +46,7 @@ class ProgramSetup:
     initial_code: str
     task: str
     archive: ProgramArchive
-    evaluator: ProgramEvaluator
+    evaluator: ProgramEvaluator | DaskProgramEvaluator
     client: LLMClient
     proposer: Proposer
     arms: list[tuple[ModelConfig | None, Any]]
@@ -106,6 +114,12 @@ def _arms(models: list[ModelConfig], operators: list[Any]) -> list[tuple[ModelCo
     return arms
 
 
+def _evaluator(problem: ProgramProblemConfig, limits: SandboxLimits,
+               cluster: str | None) -> ProgramEvaluator | DaskProgramEvaluator:
+    local = ProgramEvaluator(problem, limits)
+    return DaskProgramEvaluator(local, cluster) if cluster else local
+
+
 def build_program_setup(spec: SpecBase, models: list[ModelConfig]) -> ProgramSetup:
     """Assemble a program run; `models` are the spec's models with the local one resolved."""
     problem: ProgramProblemConfig = spec.problem  # type: ignore[attr-defined]
@@ -113,7 +127,6 @@ def build_program_setup(spec: SpecBase, models: list[ModelConfig]) -> ProgramSet
     limits = spec.sandbox or SandboxLimits()
     novelty = spec.novelty or NoveltySection()
     seeds = derive_seeds(spec.run.seed, 4)
-    bounds = tuple((m.range[0], m.range[1]) for m in problem.measures)
     worst, best = problem.objective_bounds
     operators = [make_operator(n) for n in _operators_for(settings)]
     arms = _arms(models, operators)
@@ -126,8 +139,8 @@ def build_program_setup(spec: SpecBase, models: list[ModelConfig]) -> ProgramSet
         seed=spec.run.seed,
         initial_code=Path(problem.initial).read_text(encoding="utf-8"),
         task=problem.task or spec.description,
-        archive=ProgramArchive(spec.archive, bounds, worst, seeds[0]),  # type: ignore[attr-defined]
-        evaluator=ProgramEvaluator(problem, limits),
+        archive=program_archive(spec),
+        evaluator=_evaluator(problem, limits, spec.run.cluster),
         client=client,
         proposer=Proposer(client, settings.retries),
         arms=arms,
