@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 #: Run options that may change between sessions of a run without --force.
 RESUMABLE_CHANGES = ("run.budget", "run.log_every", "run.checkpoint_every",
                      "run.checkpoint_seconds", "run.keep_checkpoints", "run.root", "run.device",
-                     "run.chunk_size")
+                     "run.chunk_size", "run.cluster")
 
 
 class _Collector(EngineListener):
@@ -82,7 +82,7 @@ def resolve_spec(
             return spec
         data = apply_overrides(spec.raw, overrides)
         return LoadedSpec(validate_spec(data, spec.base_dir, spec.origin), spec.origin,
-                          spec.base_dir, data)
+                          spec.base_dir, data, spec.foreign)
     if isinstance(spec, Mapping):
         data = apply_overrides(spec, overrides)
         base = Path.cwd()
@@ -129,8 +129,10 @@ def evolve(
     path = Path(out) if out is not None else default_run_path(s.run.root, s.problem.name)  # type: ignore[attr-defined]
     run_dir = RunDir.create(path)
     with RunLock(run_dir.path), closing(RunStore.open(run_dir.path)) as store:
-        run_dir.write_config(s.model_dump(mode="json", exclude_none=True),
-                             {"origin": loaded.origin, "argv": sys.argv})
+        provenance = {"origin": loaded.origin, "argv": sys.argv}
+        if loaded.foreign is not None:
+            provenance["foreign_format"] = loaded.foreign
+        run_dir.write_config(s.model_dump(mode="json", exclude_none=True), provenance)
         store.set_meta("spec", s.model_dump(mode="json", exclude_none=True))
         return _dispatch(s, components, run_dir, store, listeners, handle_signals, None)
 
@@ -252,6 +254,7 @@ def _session(
                     iteration=start.iteration, evaluations=start.evaluations,
                     elapsed_s=start.elapsed_s)
     with ExitStack() as stack:
+        stack.callback(components.evaluator.close)
         if run_dir is not None:
             run_dir.start_logging()
             stack.callback(run_dir.close)

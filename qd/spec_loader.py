@@ -38,17 +38,21 @@ class LoadedSpec:
         origin: Human description of the source (path or built-in name), for messages.
         base_dir: Folder that relative paths in the spec are resolved against.
         raw: The TOML data after overrides, before defaults (what the user wrote).
+        foreign: For an OpenEvolve / ShinkaEvolve folder, the mapping report
+            (`qd.formats.FormatReport.as_dict()`); None for qd specs.
     """
 
     spec: SpecBase
     origin: str
     base_dir: Path
     raw: dict[str, Any]
+    foreign: dict[str, Any] | None = None
 
 
 def builtin_specs() -> dict[str, Path]:
     """Built-in specs by name: files in `problems/specs/` and program problem folders in
-    `problems/programs/<name>/problem.toml`."""
+    `problems/programs/<name>/problem.toml`.
+    """
     root = resources.files("problems")
     specs = {
         Path(entry.name).stem: Path(str(entry))
@@ -96,7 +100,7 @@ def read_toml(file: Path) -> dict[str, Any]:
 
 
 def parse_override(item: str) -> tuple[list[str | int], Any]:
-    """Parse `a.b.0.c=value`; the value is read as TOML (numbers, booleans, lists), else a string."""
+    """Parse `a.b.0.c=value`; the value is read as TOML (numbers, lists, ...), else a string."""
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
         raise SpecError(f"--set {item!r}: expected KEY=VALUE, e.g. --set archive.cells=[50,50]")
@@ -152,17 +156,43 @@ def load_spec(
     overrides: Sequence[str] = (),
     *,
     data: Mapping[str, Any] | None = None,
+    fmt: str | None = None,
 ) -> LoadedSpec:
     """Load, override and validate a spec.
 
     Args:
-        source: A spec folder, a `.toml` file or the name of a built-in problem.
+        source: A spec folder, a `.toml` file or the name of a built-in problem; also an
+            OpenEvolve or ShinkaEvolve folder (detected, or named by `fmt`).
         overrides: `KEY=VALUE` strings applied before validation (CLI `--set` and flags).
         data: Use this mapping instead of reading `source` (the base folder still comes from it).
+        fmt: Force the folder's format: "qd", "openevolve" or "shinka"; None: detect it.
     """
+    if data is None:
+        foreign = _load_foreign(source, fmt)
+        if foreign is not None:
+            mapped, report = foreign
+            raw = apply_overrides(mapped, overrides)
+            folder = Path(source).resolve()
+            origin = f"{report.format} folder {source}"
+            return LoadedSpec(validate_spec(raw, folder, origin), origin, folder, raw,
+                              report.as_dict())
     file, base_dir, origin = resolve_source(source)
     raw = apply_overrides(read_toml(file) if data is None else data, overrides)
     return LoadedSpec(validate_spec(raw, base_dir, origin), origin, base_dir, raw)
+
+
+def _load_foreign(source: str | Path, fmt: str | None) -> Any:
+    """(spec data, report) when `source` is a foreign-format folder, else None."""
+    from qd.formats import check_format, detect, load_foreign
+
+    if fmt is not None and check_format(fmt) == "qd":
+        return None
+    path = Path(source)
+    if fmt is None:
+        if not path.is_dir() or (path / SPEC_FILE).is_file():
+            return None
+        fmt = detect(path)
+    return load_foreign(path, fmt)
 
 
 # --- error explanation -------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """`qd evolve SPEC`: run a problem spec (folder, .toml file or built-in name) to its budget;
-`qd evolve RUN --resume` / `qd resume RUN`: continue a run where it stopped."""
+`qd evolve RUN --resume` / `qd resume RUN`: continue a run where it stopped.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -24,9 +26,14 @@ SetOpt = Annotated[
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 ForceOpt = Annotated[
-    bool, typer.Option("--force", help="Resume under a changed spec (archive rebuilt from the store).")
+    bool,
+    typer.Option("--force", help="Resume under a changed spec (archive rebuilt from the store)."),
 ]
 DeviceOpt = Annotated[str | None, typer.Option(help="Torch device: cpu, cuda or auto.")]
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(help="Evaluate on dask: local:N (start N workers) or tcp://HOST:PORT."),
+]
 
 
 def evolve_command(
@@ -35,7 +42,8 @@ def evolve_command(
     budget: BudgetOpt = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Run folder to create (default: runs/<date>-<problem>-<time>).")
+        Path | None,
+        typer.Option(help="Run folder to create (default: runs/<date>-<problem>-<time>)."),
     ] = None,
     device: DeviceOpt = None,
     set_: SetOpt = None,
@@ -44,17 +52,25 @@ def evolve_command(
         bool, typer.Option("--resume", help="Continue the run folder SPEC where it stopped.")
     ] = False,
     force: ForceOpt = False,
+    cluster: ClusterOpt = None,
+    format_: Annotated[
+        str | None, typer.Option("--format", help="Folder format: qd, openevolve or shinka "
+                                                   "(default: detected).")
+    ] = None,
 ) -> int:
-    """Illuminate a problem: run the spec and write a run folder (config, store, metrics, archive)."""
+    """Illuminate a problem: run the spec and write a run folder (config, store, archive)."""
     _check_device(device)
     if resume_:
         if out is not None:
             raise typer.BadParameter("--out cannot be used with --resume", param_hint="--out")
-        overrides = [*(set_ or []), *flag_overrides(seed=seed, device=device)]
+        overrides = [*(set_ or []), *flag_overrides(seed=seed, device=device),
+                     *_cluster_override(cluster)]
         return _resume(Path(spec), budget, overrides, force, quiet)
     if force:
         raise typer.BadParameter("--force only applies with --resume", param_hint="--force")
-    loaded = load_spec(spec, [*(set_ or []), *flag_overrides(budget, seed, device)])
+    loaded = load_spec(spec, [*(set_ or []), *flag_overrides(budget, seed, device),
+                              *_cluster_override(cluster)], fmt=format_)
+    _warn_foreign(loaded.foreign)
     result = evolve(loaded, out=out, listeners=_listeners(quiet, loaded.spec.run.log_every),
                     handle_signals=True)
     return _report(result, f"qd evolve {spec}")
@@ -67,10 +83,12 @@ def resume_command(
     set_: SetOpt = None,
     quiet: QuietOpt = False,
     force: ForceOpt = False,
+    cluster: ClusterOpt = None,
 ) -> int:
     """Continue a killed, interrupted or finished run exactly where it stopped."""
     _check_device(device)
-    return _resume(run, budget, [*(set_ or []), *flag_overrides(device=device)], force, quiet)
+    return _resume(run, budget, [*(set_ or []), *flag_overrides(device=device),
+                                 *_cluster_override(cluster)], force, quiet)
 
 
 def _resume(run: Path, budget: int | None, overrides: list[str], force: bool, quiet: bool) -> int:
@@ -86,6 +104,19 @@ def _resume(run: Path, budget: int | None, overrides: list[str], force: bool, qu
         print(f"run is already complete: {result.end.evaluations:,} evaluations of a budget of "
               f"{result.spec.run.budget:,}; pass --budget N to extend it", file=sys.stderr)
     return _report(result, f"qd resume {run}")
+
+
+def _cluster_override(cluster: str | None) -> list[str]:
+    return [] if cluster is None else [f"run.cluster={json.dumps(cluster)}"]
+
+
+def _warn_foreign(report: dict | None) -> None:
+    """Print what an OpenEvolve / ShinkaEvolve folder's mapping ignored or assumed."""
+    if report is not None:
+        from qd.formats import FormatReport
+
+        for line in FormatReport(**report).warnings():
+            print(f"warning: {line}", file=sys.stderr)
 
 
 def _check_device(device: str | None) -> None:
@@ -113,6 +144,7 @@ def _report(result: RunResult, title: str) -> int:
         ("QD score", f"{stats.qd_score:,.6g}"),
         ("best objective", "-" if stats.best is None else f"{stats.best:.6g}"),
         ("time", f"{result.end.elapsed_s:.1f} s"),
+        ("ended by", result.end.reason),
     ]
     if result.restored is not None:
         r = result.restored

@@ -15,7 +15,7 @@ try:  # typer >= 0.25 vendors click under typer._click
 except ImportError:  # pragma: no cover - older typer with click as a dependency
     from click import ClickException
 
-from qd.cli import evolve, export, problems, report, show
+from qd.cli import convert, evolve, export, problems, report, show
 from qd.errors import QDError
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ def _root(
 
 
 app.command("evolve")(evolve.evolve_command)
+app.command("convert")(convert.convert_command)
 app.command("resume")(evolve.resume_command)
 app.command("problems")(problems.problems_command)
 app.command("export")(export.export_command)

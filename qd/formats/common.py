@@ -1,0 +1,192 @@
+"""Shared helpers of foreign formats: YAML, the report, the adapter cache and the import scan."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from qd.errors import SpecError
+
+#: Environment variable naming the folder that generated adapters are written to.
+ADAPTER_DIR_ENV = "QD_ADAPTER_DIR"
+#: Names the sandbox reserves: the adapter and the candidate.
+RESERVED = frozenset({"evaluate.py", "candidate.py", "result.json"})
+
+
+@dataclass
+class FormatReport:
+    """What a foreign folder's mapping left out.
+
+    Attributes:
+        format: "openevolve" or "shinka".
+        source: The folder that was loaded.
+        config: The YAML file read, if any.
+        unmapped: Dotted names of settings qd has no equivalent for (ignored).
+        notes: Assumptions the mapping made (one sentence each).
+        missing_packages: Modules the evaluator imports that are not installed here.
+    """
+
+    format: str
+    source: str
+    config: str | None = None
+    unmapped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    missing_packages: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for run.json and format_report.json)."""
+        return {"format": self.format, "source": self.source, "config": self.config,
+                "unmapped": list(self.unmapped), "notes": list(self.notes),
+                "missing_packages": list(self.missing_packages)}
+
+    def warnings(self) -> list[str]:
+        """One line per thing the user should know, for the CLI."""
+        lines = []
+        if self.unmapped:
+            lines.append(f"{self.format} settings qd ignores: {', '.join(self.unmapped)}")
+        lines += self.notes
+        if self.missing_packages:
+            lines.append(f"the evaluator imports modules that are not installed: "
+                         f"{', '.join(self.missing_packages)}; install them with: "
+                         f"pip install {' '.join(self.missing_packages)}")
+        return lines
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a YAML config; malformed YAML or a non-mapping top level is a `SpecError`."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: invalid YAML: {str(exc).splitlines()[0]} "
+                        f"({_yaml_where(exc)})") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: the YAML config must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _yaml_where(exc: Exception) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "position unknown"
+
+
+def flatten(data: Any, prefix: str = "") -> list[str]:
+    """Dotted names of the leaves of a YAML mapping (lists are leaves)."""
+    if isinstance(data, dict) and data:
+        out: list[str] = []
+        for key, value in data.items():
+            out += flatten(value, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    return [prefix] if prefix else []
+
+
+def unmapped_keys(data: dict[str, Any], mapped: set[str]) -> list[str]:
+    """Dotted leaf names of `data` that neither are nor lie under a name in `mapped`."""
+    return [k for k in flatten(data)
+            if not any(k == m or k.startswith(m + ".") for m in mapped)]
+
+
+def require_evaluate(path: Path, kind: str) -> None:
+    """Fail unless `path` exists, parses, and (for OpenEvolve) defines `evaluate`."""
+    if not path.is_file():
+        raise SpecError(f"{path.parent}: no {path.name}; a {kind} folder needs its evaluator")
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    except SyntaxError as exc:
+        raise SpecError(f"{path}:{exc.lineno}: the evaluator is not valid Python: "
+                        f"{exc.msg}") from None
+    if kind == "openevolve":
+        names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef,
+                                                              ast.AsyncFunctionDef))}
+        names |= {t.id for n in tree.body if isinstance(n, ast.Assign)
+                  for t in n.targets if isinstance(t, ast.Name)}
+        if "evaluate" not in names:
+            raise SpecError(f"{path}: defines no function `evaluate(program_path)`; "
+                            f"OpenEvolve evaluators must")
+
+
+def missing_imports(paths: list[Path], local: set[str]) -> list[str]:
+    """Top-level modules imported by `paths` that are neither local files nor installed."""
+    found: set[str] = set()
+    for path in paths:
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, OSError, UnicodeDecodeError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.add(node.module.split(".")[0])
+    missing = []
+    for name in sorted(found - local - set(sys.stdlib_module_names)):
+        try:
+            if importlib.util.find_spec(name) is None:
+                missing.append(name)
+        except (ImportError, ValueError):
+            missing.append(name)
+    return missing
+
+
+def local_modules(folder: Path) -> set[str]:
+    """Return the module names importable from the folder itself (files and packages)."""
+    return {p.stem for p in folder.glob("*.py")} | {
+        p.name for p in folder.iterdir() if (p / "__init__.py").is_file()}
+
+
+def adapter_source(settings: dict[str, Any]) -> str:
+    """Return the adapter evaluator's code with `settings` filled in."""
+    template = resources.files("qd.formats").joinpath("adapter.py").read_text(encoding="utf-8")
+    line = "SETTINGS: dict[str, Any] = {}"
+    assert line in template, "adapter template lost its SETTINGS line"
+    return template.replace(line, f"SETTINGS: dict[str, Any] = {settings!r}", 1)
+
+
+def adapter_root() -> Path:
+    """Where generated adapters live: $QD_ADAPTER_DIR, else the user's cache folder."""
+    if os.environ.get(ADAPTER_DIR_ENV):
+        return Path(os.environ[ADAPTER_DIR_ENV])
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "qd" / "adapters"
+
+
+def write_adapter(settings: dict[str, Any], copies: dict[str, bytes]) -> Path:
+    """Write the adapter (and `copies`, name → bytes) to a content-addressed cache folder.
+
+    The folder name is a hash of everything written, so the same inputs reuse one folder and
+    a run's config keeps pointing at files that do not change under it.
+
+    Returns:
+        The path of the adapter `evaluate.py`.
+    """
+    source = adapter_source(settings)
+    digest = hashlib.sha256(source.encode())
+    for name in sorted(copies):
+        digest.update(name.encode() + b"\0" + copies[name])
+    folder = adapter_root() / digest.hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in {"evaluate.py": source.encode(), **copies}.items():
+        target = folder / name
+        if not target.is_file() or target.read_bytes() != data:
+            tmp = target.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+    return folder / "evaluate.py"
+
+
+def helper_files(folder: Path, skip: set[str]) -> list[Path]:
+    """Return the folder's other top-level .py files (modules the evaluator may import)."""
+    return sorted(p.resolve() for p in folder.glob("*.py")
+                  if p.name not in skip and p.name not in RESERVED)
