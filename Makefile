@@ -41,7 +41,7 @@ test: $(STAMP) system
 test-all: $(STAMP) system
 	$(BIN)/python -m pytest -q -m ""
 
-BENCHES := engine_overhead store_overhead batched_eval bandit_regret report_size llm_loop
+BENCHES := engine_overhead store_overhead batched_eval bandit_regret report_size llm_loop scale_out
 
 bench: $(STAMP) system
 	for b in $(BENCHES); do $(BIN)/python benchmarks/$$b.py || exit 1; done

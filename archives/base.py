@@ -88,7 +88,7 @@ class ArchiveFamily:
 
 
 def annealing_kwargs(learning_rate: float | None, threshold_min: float) -> dict[str, float]:
-    """pyribs keyword arguments for a CMA-MAE soft-threshold archive (none when elitist)."""
+    """Pyribs keyword arguments for a CMA-MAE soft-threshold archive (none when elitist)."""
     if learning_rate is None:
         return {}
     return {"learning_rate": learning_rate, "threshold_min": threshold_min}

@@ -361,7 +361,8 @@ class ProgramEngine:
 
 def _quiet_unclosed_sessions(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     """Drop aiohttp's "Unclosed client session/connector" notices (litellm keeps one HTTP
-    session per event loop and never closes it); report everything else as usual."""
+    session per event loop and never closes it); report everything else as usual.
+    """
     if str(context.get("message", "")).startswith("Unclosed"):
         return
     loop.default_exception_handler(context)
