@@ -9,22 +9,36 @@ from problems import problem_registry
 from qd.spec_loader import builtin_specs, read_toml
 
 
+def _defaults(data: dict) -> str:
+    archive = data.get("archive", {}).get("name", "grid")
+    problem = data.get("problem", {}).get("name")
+    if problem == "program":
+        models = data.get("llm", {}).get("models", [{"model": "local"}])
+        engine = ", ".join(m.get("model", "?") for m in models) + " LLM"
+    else:
+        engine = ", ".join(f"{e.get('count', 1)}×{e.get('name', 'gaussian')}"
+                           for e in data.get("emitters", [{"name": "gaussian"}]))
+    return f"{archive} / {engine} / {data.get('run', {}).get('budget', '-')}"
+
+
 def problems_command() -> int:
     """List built-in problems (run one with `qd evolve NAME`)."""
-    specs = builtin_specs()
     table = Table(title="built-in problems: qd evolve NAME")
-    for column in ("name", "what", "needs", "default archive / emitters / budget"):
+    table.add_column("name", no_wrap=True)
+    table.add_column("problem", no_wrap=True)
+    for column in ("what", "needs", "archive / variation / budget"):
         table.add_column(column)
+    with_spec = set()
+    for name, path in sorted(builtin_specs().items()):
+        data = read_toml(path)
+        problem = data.get("problem", {}).get("name", "?")
+        with_spec.add(problem)
+        cls = problem_registry.get(problem)
+        what = cls.summary if problem != "program" else data.get("description", cls.summary)
+        table.add_row(name, problem, what, cls.needs, _defaults(data))
     for name, cls in problem_registry.items():
-        if name in specs:
-            data = read_toml(specs[name])
-            archive = data.get("archive", {}).get("name", "grid")
-            emitters = ", ".join(
-                f"{e.get('count', 1)}×{e.get('name', 'gaussian')}" for e in data.get("emitters", [])
-            )
-            defaults = f"{archive} / {emitters} / {data.get('run', {}).get('budget', '-')}"
-        else:
-            defaults = "(spec folder with [problem] name = " + repr(name) + ")"
-        table.add_row(name, cls.summary, cls.needs, defaults)
+        if name not in with_spec:
+            table.add_row("-", name, cls.summary, cls.needs, "your spec folder: [problem] name = "
+                          f"{name!r}")
     Console().print(table)
     return 0
