@@ -22,6 +22,7 @@ from qd.build import derive_seeds
 from qd.report.archive_data import ArchiveData, load_archive
 from qd.report.sections import ExtraSection, load_sections
 from qd.report.source import ReadOnlyStore, RunFiles, lock_holder, read_run_files
+from qd.types import ArchiveStats
 
 #: Curves with more stored rows than this are thinned evenly (first and last row kept).
 MAX_CURVE_POINTS = 5000
@@ -51,18 +52,6 @@ class RunInfo:
     iterations: int
     evaluations: int
     elapsed_s: float
-
-
-@dataclass(frozen=True)
-class FinalStats:
-    """The archive's statistics after the last stored iteration (None before any iteration)."""
-
-    num_elites: int
-    coverage: float
-    qd_score: float
-    norm_qd_score: float
-    best: float | None
-    mean: float | None
 
 
 @dataclass(frozen=True)
@@ -118,7 +107,7 @@ class ReportData:
     """Everything `qd report` renders for one run."""
 
     run: RunInfo
-    stats: FinalStats
+    stats: ArchiveStats
     sessions: tuple[Session, ...]
     events: tuple[EventRow, ...]
     curves: Curves
@@ -151,7 +140,7 @@ def load_report_data(run: Path, max_points: int = MAX_CURVE_POINTS) -> ReportDat
     return ReportData(
         run=_run_info(files, status, archive.iteration, evaluations,
                       last.elapsed_s if last else 0.0),
-        stats=FinalStats(
+        stats=ArchiveStats(
             num_elites=archive.size,
             coverage=last.coverage if last else 0.0,
             qd_score=last.qd_score if last else 0.0,
