@@ -35,8 +35,37 @@ class Figure:
     max_width: int | None = None
 
 
-def archive_figures(archive: ArchiveData) -> list[Figure]:
-    """Draw the archive: grid heatmap, CVT Voronoi cells, strip or pairwise projections."""
+def archive_figures(archive: ArchiveData, program_ids: bool = False) -> list[Figure]:
+    """Draw the archive: grid heatmap, CVT Voronoi cells, strip or pairwise projections.
+
+    With `program_ids` (program runs, whose solution is the program id) hover also names the
+    program each elite is.
+    """
+    figures = _archive_figures(archive)
+    if program_ids:
+        for figure in figures:
+            _add_program_ids(figure, archive)
+    return figures
+
+
+def _add_program_ids(figure: Figure, archive: ArchiveData) -> None:
+    """Append each elite's program id (solution 0) to its hover data and text."""
+    ids = {int(i): int(round(float(s))) for i, s in zip(archive.index, archive.solutions[:, 0],
+                                                          strict=True)}
+    slot = archive.measure_dim + 1
+    for trace in figure.data:
+        custom = trace.get("customdata")
+        if custom is None:
+            continue
+        cells = [c for row in custom for c in row] if trace["type"] == "heatmap" else custom
+        for cell in cells:
+            if cell is not None:
+                cell.append(ids[int(cell[0])])
+        trace["hovertemplate"] = trace["hovertemplate"].replace(
+            "<extra></extra>", f"<br>program %{{customdata[{slot}]}}<extra></extra>")
+
+
+def _archive_figures(archive: ArchiveData) -> list[Figure]:
     if archive.size == 0:
         return []
     if archive.measure_dim == 1:

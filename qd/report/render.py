@@ -108,17 +108,29 @@ def top_elites(data: ReportData, k: int = TOP_ELITES) -> list[dict[str, Any]]:
     return rows
 
 
+def _figure_item(figure: Figure) -> dict[str, Any]:
+    return {"key": figure.key, "title": figure.title, "meta": figure.meta,
+            "height": figure.height, "max_width": figure.max_width,
+            "json": figure_json(figure)}
+
+
 def render_report(data: ReportData) -> str:
     """Render the report page for `data` as one HTML string."""
-    figures = [*archive_figures(data.archive), curves_figure(data.curves)]
+    program_run = data.run.problem.get("name") == "program"
+    figures = [*archive_figures(data.archive, program_ids=program_run),
+               curves_figure(data.curves)]
+    section_figures = {s.key: [_figure_item(Figure(**f)) for f in s.payload.get("figures", ())]
+                       for s in data.sections}
+    extra_css = list(dict.fromkeys(s.payload["css"] for s in data.sections
+                                   if s.payload.get("css")))
     template = _environment().get_template("report.html.j2")
     from qd import __version__
 
     return template.render(
         data=data, run=data.run, stats=data.stats, archive=data.archive,
-        figures=[{"key": f.key, "title": f.title, "meta": f.meta, "height": f.height,
-                  "max_width": f.max_width, "json": figure_json(f)} for f in figures],
-        top=top_elites(data), plotly_js=plotly_js(), qd_version=__version__,
+        figures=[_figure_item(f) for f in figures], section_figures=section_figures,
+        extra_css=extra_css, top=top_elites(data), plotly_js=plotly_js(),
+        qd_version=__version__,
     )
 
 

@@ -1,9 +1,8 @@
 """Load real reports in headless Chromium and check what was drawn (skipped without Chromium)."""
 
-import pytest
 
 from qd.report.data import load_report_data
-from qd.report.render import write_report
+from tests.report.conftest import assert_offline_and_clean
 
 # Points drawn per named scatter trace (SVG `path.point` elements), read from the live page.
 POINTS_BY_TRACE = """gd => {
@@ -25,36 +24,6 @@ HEATMAP_FILLED = """gd => {
   return {filled: n, rows: z.length, cols: z[0].length,
           image: !!gd.querySelector('.hm image'), plotted: gd._fullData.length};
 }"""
-
-
-@pytest.fixture
-def open_report(browser_context, tmp_path):
-    """Write a run's report, load it, wait for the plots; returns (page, messages, requests)."""
-    pages = []
-
-    def load(run):
-        path = write_report(run, tmp_path / f"{run.name}.html")
-        page = browser_context.new_page()
-        pages.append(page)
-        messages, requests = [], []
-        page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(path.as_uri())
-        page.wait_for_function("document.body.dataset.plotsReady !== 'false'", timeout=60_000)
-        assert page.evaluate("document.body.dataset.plotsReady") == "true", messages
-        page.screenshot(path=str(tmp_path / f"{run.name}.png"), full_page=True)
-        assert (tmp_path / f"{run.name}.png").stat().st_size > 20_000
-        return page, messages, requests, path
-
-    yield load
-    for page in pages:
-        page.close()
-
-
-def assert_offline_and_clean(messages, requests, path):
-    assert requests == [path.as_uri()]  # the document itself, nothing else
-    assert not [m for m in messages if m.startswith(("error", "pageerror", "warning"))], messages
 
 
 def test_grid_report_renders_heatmap_and_curves(grid_run, open_report):
