@@ -137,8 +137,11 @@ def load_report_data(run: Path, max_points: int = MAX_CURVE_POINTS) -> ReportDat
         evaluations = store.evaluation_count()
     last = metrics[-1] if metrics else None
     status = status_label(sessions[-1].outcome) if sessions else "not started"
+    iterations = archive.iteration
+    if _is_program_run(files.config):  # one metrics row per evaluated program, no batches
+        iterations = evaluations = last.evaluations if last else 0
     return ReportData(
-        run=_run_info(files, status, archive.iteration, evaluations,
+        run=_run_info(files, status, iterations, evaluations,
                       last.elapsed_s if last else 0.0),
         stats=ArchiveStats(
             num_elites=archive.size,
@@ -168,8 +171,8 @@ def _run_info(files: RunFiles, status: str, iterations: int, evaluations: int,
               elapsed_s: float) -> RunInfo:
     cfg = files.config
     run = cfg.get("run", {})
-    emitters = tuple(cfg.get("emitters", []))
-    batch = sum(int(e.get("count", 1)) * int(e.get("batch_size", 36)) for e in emitters)
+    emitters = () if _is_program_run(cfg) else tuple(cfg.get("emitters", []))
+    batch = sum(int(e.get("count", 1)) * int(e.get("batch_size", 36)) for e in emitters) or 1
     budget = int(run.get("budget", 0))
     seed = int(run.get("seed", 0))
     n_emitters = sum(int(e.get("count", 1)) for e in emitters)
@@ -193,6 +196,11 @@ def _run_info(files: RunFiles, status: str, iterations: int, evaluations: int,
         evaluations=evaluations,
         elapsed_s=float(elapsed_s),
     )
+
+
+def _is_program_run(config: dict[str, Any]) -> bool:
+    """Whether the run evolved programs (LLM proposals) rather than numeric batches."""
+    return config.get("problem", {}).get("name") == "program"
 
 
 def _sessions(store: ReadOnlyStore, run: Path) -> tuple[Session, ...]:
