@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from typing import Any
 
@@ -92,8 +93,14 @@ class ProgramEngine:
     # --- run ---------------------------------------------------------------------------------
 
     def run(self) -> RunEnd:
-        """Run the loop to completion (blocking)."""
-        return asyncio.run(self._run())
+        """Run the loop to completion (blocking). Where an event loop already runs in this
+        thread (a Jupyter notebook, a browser driver), the run gets its own thread and loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._run())
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qd-program-run") as pool:
+            return pool.submit(asyncio.run, self._run()).result()
 
     async def _run(self) -> RunEnd:
         asyncio.get_running_loop().set_exception_handler(_quiet_unclosed_sessions)

@@ -138,3 +138,20 @@ def test_full_rewrites_are_applied(scripted_llm_server, toy, tmp_path):
         scripted_llm_server, **{"llm.operators": '["rewrite"]', "run.budget": "4"}))
     assert result.end.evaluations == 4
     assert result.archive.stats().best >= 9.0  # 3.0 initially; rewrites reach >= 5 + 2 + 2
+
+
+def test_runs_inside_a_running_event_loop(scripted_llm_server, toy):
+    """As in a Jupyter notebook: qd.evolve is called while an asyncio loop runs."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    scripted_llm_server.respond_with(lambda r: Reply(text=improving_diff(prompt_text(r))))
+
+    async def notebook_cell():
+        return qd.evolve(toy, write=False, overrides=toy_overrides(
+            scripted_llm_server, **{"run.budget": "3"}))
+
+    # a thread of its own, so that no loop left running by other tests is in the way
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(asyncio.run, notebook_cell()).result()
+    assert result.end.evaluations == 3
