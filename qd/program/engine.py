@@ -13,8 +13,8 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -94,7 +94,8 @@ class ProgramEngine:
 
     def run(self) -> RunEnd:
         """Run the loop to completion (blocking). Where an event loop already runs in this
-        thread (a Jupyter notebook, a browser driver), the run gets its own thread and loop."""
+        thread (a Jupyter notebook, a browser driver), the run gets its own thread and loop.
+        """
         try:
             asyncio.get_running_loop()
         except RuntimeError:
