@@ -203,15 +203,22 @@ class MazeSimulator:
         delta = pos - self.goal
         return (delta * delta).sum(1, keepdim=True) <= self.config.goal_radius**2
 
-    def rollout(self, policy: BatchedMLP, steps: int) -> torch.Tensor:
+    def rollout(self, policy: BatchedMLP, steps: int,
+                path: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Run `steps` steps of the B robots under their policies; returns final positions.
 
         A robot that comes within `goal_radius` of the goal stops there for the rest of the run.
+        With `path`, the positions (B, 2) before the first step and after each step are appended
+        to it (for drawing trajectories).
         """
         pos, heading = self.reset(policy.batch_size)
+        if path is not None:
+            path.append(pos)
         for _ in range(steps):
             moved, heading = self.step(pos, heading, policy(self.observe(pos, heading)))
             pos = torch.where(self.arrived(pos), pos, moved)
+            if path is not None:
+                path.append(pos)
         return pos
 
 
@@ -233,6 +240,12 @@ class MazeNavigation(TorchProblem):
         self.measure_bounds = ((0.0, width), (0.0, height))
         self.objective_bounds = (-self.layout.diagonal, 0.0)
         self.steps = config.steps
+
+    def trajectories(self, solutions: torch.Tensor) -> torch.Tensor:
+        """Positions of each robot over the run: shape (B, steps + 1, 2)."""
+        path: list[torch.Tensor] = []
+        self.sim.rollout(self.architecture.unflatten(solutions.to(self.dtype)), self.steps, path)
+        return torch.stack(path, dim=1)
 
     def _evaluate(self, solutions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         policy = self.architecture.unflatten(solutions.to(self.dtype))
