@@ -265,7 +265,7 @@ class ProgramEngine:
 
     def _finish(self, pid: int, code: str, parents: tuple[int, ...], outcome: ProgramOutcome,
                 arm: int | None, cost: float) -> None:
-        self.counts["proposed"] -= 1 if self.counts["proposed"] > 0 else 0
+        self.counts["proposed"] = max(0, self.counts["proposed"] - 1)
         self.counts[outcome.status] += 1
         self.evaluations += 1
         added = False
@@ -275,8 +275,8 @@ class ProgramEngine:
                                               outcome.feedback, outcome.measures or ())
             insertion = self.s.archive.add(pid, outcome.score, outcome.measures)
             added = insertion.added
-            parent_score = max((self.records[p].score or self.s.worst for p in parents
-                                if p in self.records), default=self.s.worst)
+            scores = [self.records[p].score for p in parents if p in self.records]
+            parent_score = max((x for x in scores if x is not None), default=self.s.worst)
             reward = self.s.reward(outcome.score, parent_score, insertion.new_cell)
             self.failures_in_a_row = 0
         else:
