@@ -187,17 +187,7 @@ class RunStore:
 
     @classmethod
     def _open_readonly(cls, path: Path) -> RunStore:
-        try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                                   check_same_thread=False)
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: cannot open run store: {exc}") from None
-        if version != SCHEMA_VERSION:
-            conn.close()
-            raise StoreError(f"{path}: schema version {version}, this qd reads "
-                             f"{SCHEMA_VERSION}; resume the run once with this qd to migrate it")
-        return cls(path, conn, readonly=True)
+        return cls(path, connect_readonly(path), readonly=True)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -351,6 +341,25 @@ class RunStore:
             "SELECT iteration, file, sha256, bytes FROM checkpoints ORDER BY iteration DESC"
         ).fetchall()
         return [CheckpointRow(*row) for row in rows]
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only SQLite connection to a run store of this qd's schema version.
+
+    Raises:
+        StoreError: The file cannot be read, or its schema version is not this qd's.
+    """
+    try:
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True,
+                               isolation_level=None, check_same_thread=False)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot read run store: {exc}") from None
+    if version != SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(f"{path}: schema version {version}, this qd reads {SCHEMA_VERSION}; "
+                         "resume the run once with this qd to migrate it, or upgrade qd")
+    return conn
 
 
 class _transaction:

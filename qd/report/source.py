@@ -27,7 +27,7 @@ from qd.errors import QDError
 from qd.run_dir import CONFIG_FILE, RunDir
 from qd.run_lock import LOCK_FILE
 from qd.spec_loader import read_toml
-from qd.store import SCHEMA_VERSION, SOLUTIONS_FILE, STORE_FILE, RunStore, StoreError
+from qd.store import SOLUTIONS_FILE, STORE_FILE, RunStore, StoreError, connect_readonly
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +57,9 @@ class ReadOnlyStore(RunStore):
         if not path.is_file():
             raise ReportError(f"{folder}: no {STORE_FILE}; this run has no stored data")
         try:
-            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None,
-                                   check_same_thread=False)
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise ReportError(f"{path}: cannot read run store: {exc}") from None
-        if version != SCHEMA_VERSION:
-            conn.close()
-            raise ReportError(
-                f"{path}: schema version {version}, this qd reads version {SCHEMA_VERSION}; "
-                "open the run once with the matching qd (e.g. `qd resume`) or upgrade qd"
-            )
-        return cls(path, conn)
+            return cls(path, connect_readonly(path))
+        except StoreError as err:
+            raise ReportError(str(err)) from None
 
     def close(self) -> None:
         """Close the connection."""
