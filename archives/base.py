@@ -7,6 +7,7 @@ from its config and an `ArchiveGeometry` (what the problem and the emitters impo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -31,6 +32,8 @@ class ArchiveGeometry:
         learning_rate: Archive learning rate (CMA-MAE threshold annealing); None = plain elitism.
         threshold_min: Initial cell threshold when `learning_rate` is set.
         seed: Seed of the archive's own RNG (elite sampling).
+        extra_fields: Extra per-elite fields kept by pyribs (name -> (shape, dtype)), e.g. the
+            raw observation behind a learned measure.
     """
 
     solution_dim: int
@@ -39,6 +42,13 @@ class ArchiveGeometry:
     learning_rate: float | None = None
     threshold_min: float = -math.inf
     seed: int | None = None
+    extra_fields: tuple[tuple[str, tuple[int, ...], str], ...] = ()
+
+    def fields_kwargs(self) -> dict[str, Any]:
+        """Pyribs keyword arguments for the extra fields (none when there are none)."""
+        if not self.extra_fields:
+            return {}
+        return {"extra_fields": {name: (shape, dtype) for name, shape, dtype in self.extra_fields}}
 
 
 class ArchiveConfig(ComponentConfig):
@@ -120,12 +130,30 @@ class QDArchive:
         """The elitist archive whose elites and statistics are reported."""
         return self.result_ribs if self.result_ribs is not None else self.ribs
 
-    def add(self, solutions: np.ndarray, objectives: np.ndarray, measures: np.ndarray) -> Any:
+    def add(self, solutions: np.ndarray, objectives: np.ndarray, measures: np.ndarray,
+            **fields: np.ndarray) -> Any:
         """Insert a batch into both archives; returns pyribs' add info of the emitters' archive."""
-        info = self.ribs.add(solutions, objectives, measures)
+        info = self.ribs.add(solutions, objectives, measures, **fields)
         if self.result_ribs is not None:
-            self.result_ribs.add(solutions, objectives, measures)
+            self.result_ribs.add(solutions, objectives, measures, **fields)
         return info
+
+    def remeasure(self, measures_of: Callable[[dict[str, np.ndarray]], np.ndarray]) -> None:
+        """Re-insert every elite under new measures (a learned measure space after a refit).
+
+        Each archive is emptied and takes its elites back in one batch, with measures computed
+        by `measures_of` from the elites' fields; where several land in one new cell the best
+        one stays (for `proximity`: those novel enough under the new measures). CMA-MAE's
+        acceptance thresholds restart from the re-inserted elites.
+        """
+        core = ("solution", "objective", "measures", "index", "threshold")
+        for archive in (self.ribs, self.result_ribs):
+            if archive is None or archive.empty:
+                continue
+            data = archive.data()
+            archive.clear()
+            extra = {k: v for k, v in data.items() if k not in core}
+            archive.add(data["solution"], data["objective"], measures_of(data), **extra)
 
     def sample_elites(self, n: int) -> dict[str, np.ndarray]:
         """Draw `n` elites of the result archive uniformly, with replacement."""

@@ -54,6 +54,7 @@ class CVT(ArchiveFamily):
             ranges=g.measure_bounds,
             qd_score_offset=g.qd_score_offset,
             seed=seed,
+            **g.fields_kwargs(),
             **annealing_kwargs(learning_rate, g.threshold_min),
         )
         self._centroids = archive.centroids

@@ -59,5 +59,6 @@ class Grid(ArchiveFamily):
             epsilon=cfg.epsilon,
             qd_score_offset=g.qd_score_offset,
             seed=seed,
+            **g.fields_kwargs(),
             **extra,
         )

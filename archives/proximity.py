@@ -64,6 +64,7 @@ class Proximity(ArchiveFamily):
             local_competition=cfg.local_competition,
             qd_score_offset=self.geometry.qd_score_offset,
             seed=seed,
+            **self.geometry.fields_kwargs(),
         )
 
     def coverage(self, archive: ArchiveBase) -> float:

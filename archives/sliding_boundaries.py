@@ -53,4 +53,5 @@ class SlidingBoundaries(ArchiveFamily):
             remap_frequency=cfg.remap_frequency,
             buffer_capacity=cfg.buffer_capacity,
             seed=seed,
+            **g.fields_kwargs(),
         )

@@ -1,6 +1,13 @@
-"""Variation operators, registered by name: gaussian, iso_line, cma_me, cma_mae, gp_tree."""
+"""Variation operators, registered by name (gaussian, cma_me, alternating, gp_tree, ...)."""
 
-from mutators import cma, gaussian, gp_tree, iso_line  # noqa: F401  (registration)
+from mutators import (  # noqa: F401  (registration)
+    alternating,
+    cma,
+    gaussian,
+    go_explore,
+    gp_tree,
+    iso_line,
+)
 from mutators.base import EmitterConfig, EmitterContext, EmitterFamily
 from mutators.registry import emitter_registry, register_emitter
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -30,19 +30,29 @@ class EmitterContext:
     Attributes:
         x0: Default search centre, shape (solution_dim,).
         bounds: (low, high) per coordinate, or None when unbounded.
+        problem: The run's problem (after `EmitterFamily.adapt_problem`), for emitters that
+            need more than the solution space (e.g. Go-Explore steps the environment itself).
     """
 
     x0: np.ndarray
     bounds: Bounds | None
+    problem: Any = None
 
 
 class EmitterFamily:
     """Base of a registered emitter family."""
 
     Config: ClassVar[type[EmitterConfig]]
+    #: What the emitters' solutions are: "problem" (the problem's own solution vectors) or
+    #: another space the family maps the problem to in `adapt_problem` (e.g. "states").
+    solution_space: ClassVar[str] = "problem"
 
     def __init__(self, config: EmitterConfig) -> None:
         self.config = config
+
+    def adapt_problem(self, problem: Any) -> Any:
+        """The problem the run evaluates; families searching another space wrap it here."""
+        return problem
 
     @property
     def archive_learning_rate(self) -> float | None:

@@ -43,6 +43,22 @@ class ArmRepertoire(TorchProblem):
         self.objective_bounds = (-(math.pi**2), 0.0)
         self.link_length = config.link_length
 
+    @property
+    def observation_dim(self) -> int:
+        """Length of an observation: (x, y) of every joint's far end."""
+        return 2 * self.solution_dim
+
+    def observe(self, solutions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Objectives, end-effector (x, y), and the raw observation for learned measures: the
+        posture, as the (x, y) of every link's far end divided by the reach (so in [-1, 1]).
+        """
+        cumulative = torch.cumsum(solutions, dim=1)
+        xs = torch.cumsum(self.link_length * torch.cos(cumulative), dim=1)
+        ys = torch.cumsum(self.link_length * torch.sin(cumulative), dim=1)
+        reach = self.link_length * self.solution_dim
+        objectives, measures = self._evaluate(solutions)
+        return objectives, measures, torch.stack((xs, ys), dim=2).flatten(1) / reach
+
     def _evaluate(self, solutions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         objectives = -solutions.var(dim=1, unbiased=False)
         cumulative = torch.cumsum(solutions, dim=1)

@@ -103,6 +103,10 @@ class MazeConfig(PolicyConfig):
     goal_radius: float = Field(
         5.0, ge=0, description="A robot this close to the goal stops there (0: never stops)."
     )
+    observation_points: int = Field(
+        10, ge=1, le=1000,
+        description="Learned measures: positions sampled along the trajectory as the observation.",
+    )
 
     @model_validator(mode="after")
     def _no_tunnelling(self) -> MazeConfig:
@@ -203,6 +207,17 @@ class MazeSimulator:
         delta = pos - self.goal
         return (delta * delta).sum(1, keepdim=True) <= self.config.goal_radius**2
 
+    def step_states(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """One rollout step of states (B, 4) = (x, y, heading, t) under wheel commands (B, 2).
+
+        Exactly the physics of `rollout` (the same `step` and `arrived`): a robot within
+        `goal_radius` of the goal keeps its position (its heading still turns); `t` counts steps.
+        """
+        pos, heading, t = states[:, :2], states[:, 2], states[:, 3:]
+        moved, heading = self.step(pos, heading, actions)
+        pos = torch.where(self.arrived(pos), pos, moved)
+        return torch.cat((pos, heading.unsqueeze(1), t + 1), dim=1)
+
     def rollout(self, policy: BatchedMLP, steps: int,
                 path: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Run `steps` steps of the B robots under their policies; returns final positions.
@@ -241,11 +256,54 @@ class MazeNavigation(TorchProblem):
         self.objective_bounds = (-self.layout.diagonal, 0.0)
         self.steps = config.steps
 
+    # Exact state API (`problems.explorable.Explorable`, used by Go-Explore): a state is the
+    # float64 vector (x, y, heading, t), t = steps taken since the start.
+    state_dim = 4
+    action_dim = 2
+
+    @property
+    def state_bounds(self) -> tuple[tuple[float, float], ...]:
+        """(low, high) of x, y, heading (unwrapped radians) and t."""
+        width, height = self.layout.size
+        return ((0.0, width), (0.0, height), (-math.inf, math.inf), (0.0, math.inf))
+
+    def start_states(self, n: int) -> torch.Tensor:
+        """`n` robots at the start pose with t = 0: shape (n, 4)."""
+        pos, heading = self.sim.reset(n)
+        return torch.cat((pos, heading.unsqueeze(1), torch.zeros_like(heading).unsqueeze(1)), 1)
+
+    def step_states(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Next states (n, 4) after wheel commands (n, 2) in [-1, 1]; rollout physics."""
+        return self.sim.step_states(states.to(self.dtype), actions.to(self.dtype))
+
+    def evaluate_states(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Objective (minus the distance to the goal) and measures (x, y) of states (n, 4)."""
+        pos = states[:, :2].to(self.dtype)
+        return -torch.linalg.vector_norm(pos - self.sim.goal, dim=1), pos
+
     def trajectories(self, solutions: torch.Tensor) -> torch.Tensor:
         """Positions of each robot over the run: shape (B, steps + 1, 2)."""
         path: list[torch.Tensor] = []
         self.sim.rollout(self.architecture.unflatten(solutions.to(self.dtype)), self.steps, path)
         return torch.stack(path, dim=1)
+
+    @property
+    def observation_dim(self) -> int:
+        """Length of an observation: (x, y) at `observation_points` times."""
+        return 2 * self.config.observation_points  # type: ignore[attr-defined]
+
+    def observe(self, solutions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Objectives, final (x, y), and the raw observation for learned measures: the robot's
+        position at `observation_points` evenly spaced times (the last one final), each
+        coordinate divided by the maze size so it lies in [0, 1].
+        """
+        path = self.trajectories(solutions)  # (B, T + 1, 2)
+        points = self.config.observation_points  # type: ignore[attr-defined]
+        times = torch.linspace(self.steps / points, self.steps, points).round().long()
+        scale = torch.tensor(self.layout.size, device=path.device, dtype=path.dtype)
+        final = path[:, -1]
+        distance = torch.linalg.vector_norm(final - self.sim.goal, dim=1)
+        return -distance, final, (path[:, times] / scale).flatten(1)
 
     def _evaluate(self, solutions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         policy = self.architecture.unflatten(solutions.to(self.dtype))

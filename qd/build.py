@@ -17,6 +17,8 @@ from qd.device import resolve_device
 from qd.errors import SpecError
 from qd.evaluation import BatchEvaluator
 from qd.evaluation.dask_batch import DaskBatchEvaluator
+from qd.learned import LearnedMeasures, LearnedMeasuresConfig, ObservedProblem
+from qd.learned.measures import OBSERVATION_FIELD, ObservableProblem
 from qd.protocols import Problem
 from qd.spec import SpecBase
 
@@ -31,6 +33,7 @@ class Components:
     archive: QDArchive
     emitters: list[EmitterBase]
     scheduler: Scheduler
+    learned: LearnedMeasures | None = None
 
     @property
     def batch_size(self) -> int:
@@ -42,7 +45,29 @@ class Components:
         CMA-ES internals and RNGs, pickled together so shared references survive) and torch's
         RNG.
         """
-        return {"scheduler": self.scheduler, "torch_rng": torch.get_rng_state()}
+        return {"scheduler": self.scheduler, "torch_rng": torch.get_rng_state(),
+                "learned": self.learned}
+
+    def tell(
+        self, iteration: int, objectives: np.ndarray, evaluated: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, float] | None]:
+        """Tell the scheduler iteration `iteration`'s evaluated batch.
+
+        With learned measures `evaluated` holds raw observations: the encoder is refitted first
+        when due (re-inserting the archive), then the batch is encoded.
+
+        Returns:
+            The measures told, and the refit's summary when one happened.
+        """
+        if self.learned is None:
+            self.scheduler.tell(objectives, evaluated)
+            return evaluated, None
+        refit = None
+        if self.learned.due(iteration):
+            refit = self.learned.refit(iteration, evaluated, self.archive)
+        measures = self.learned.encode(evaluated)
+        self.scheduler.tell(objectives, measures, **{OBSERVATION_FIELD: evaluated})
+        return measures, refit
 
     def restore(self, state: dict[str, Any]) -> None:
         """Continue from a `state()` taken earlier by components built from the same spec."""
@@ -52,6 +77,11 @@ class Components:
         result = scheduler.result_archive
         self.archive.attach(scheduler.archive, None if result is scheduler.archive else result)
         torch.set_rng_state(state["torch_rng"])
+        self.learned = state.get("learned")
+        for emitter in self.emitters:  # emitters that keep the problem out of checkpoints
+            reattach = getattr(emitter, "reattach", None)
+            if reattach is not None:
+                reattach(self.problem)
 
 
 def derive_seeds(seed: int, n: int) -> list[int]:
@@ -73,6 +103,46 @@ def _archive_annealing(families: list[EmitterFamily]) -> tuple[float | None, flo
     return rates.pop(), thresholds.pop()
 
 
+def _adapt_problem(problem: Problem, families: list[EmitterFamily], cluster: str | None) -> Problem:
+    """Let the emitters map the problem to the space they search (all must agree)."""
+    spaces = {f.solution_space for f in families}
+    if len(spaces) > 1:
+        names = ", ".join(f"{f.config.name} ({f.solution_space})" for f in families)
+        raise SpecError(
+            f"emitters: these emitters search different spaces ({names}); a run's emitters "
+            "must all search the same one"
+        )
+    space = spaces.pop()
+    if space == "problem":
+        return problem
+    if cluster:
+        raise SpecError(
+            f"run.cluster: emitters that search {space} run on this machine only; remove "
+            "run.cluster (or --cluster)"
+        )
+    return families[0].adapt_problem(problem)
+
+
+def _learned_measures(
+    problem: Problem, config: LearnedMeasuresConfig | None, cluster: str | None
+) -> Problem:
+    """Wrap the problem so that it returns raw observations when measures are learned."""
+    if config is None:
+        return problem
+    if not isinstance(problem, ObservableProblem):
+        from problems import problem_registry
+
+        able = [n for n, cls in problem_registry.items() if hasattr(cls, "observe")]
+        raise SpecError(
+            f"measures: problem {type(problem).__name__} has no raw observations to learn "
+            f"measures from; learned measures work with: {', '.join(sorted(able))}"
+        )
+    if cluster:
+        raise SpecError("run.cluster: learned measures are computed on this machine only; "
+                        "remove run.cluster (or --cluster)")
+    return ObservedProblem(problem, config.latent_dim)  # type: ignore[return-value]
+
+
 def build_components(spec: SpecBase) -> Components:
     """Instantiate the spec's problem, archive and emitters, seeded from `spec.run.seed`."""
     device = resolve_device(spec.run.device)
@@ -80,10 +150,16 @@ def build_components(spec: SpecBase) -> Components:
     problem_cfg = spec.problem  # type: ignore[attr-defined]
     problem: Problem = problem_registry.get(problem_cfg.name)(problem_cfg, device)
     families = [emitter_registry.get(cfg.name)(cfg) for cfg in spec.emitters]  # type: ignore[attr-defined]
+    problem = _adapt_problem(problem, families, spec.run.cluster)
+    problem = _learned_measures(problem, spec.measures, spec.run.cluster)
     learning_rate, threshold_min = _archive_annealing(families)
     worst = float(problem.objective_bounds[0])
     n_emitters = sum(f.config.count for f in families)
-    seeds = derive_seeds(spec.run.seed, 1 + n_emitters)
+    seeds = derive_seeds(spec.run.seed, 2 + n_emitters)  # the last one seeds the encoder
+    learned = None
+    if spec.measures is not None:
+        obs_dim = problem.measure_dim
+        learned = LearnedMeasures(spec.measures, obs_dim, seeds[-1])
     geometry = ArchiveGeometry(
         solution_dim=problem.solution_dim,
         measure_bounds=problem.measure_bounds,
@@ -91,10 +167,13 @@ def build_components(spec: SpecBase) -> Components:
         learning_rate=learning_rate,
         threshold_min=worst if threshold_min is None else threshold_min,
         seed=seeds[0],
+        extra_fields=((OBSERVATION_FIELD, (obs_dim,), "float64"),) if learned else (),
     )
     archive_cfg = spec.archive  # type: ignore[attr-defined]
     archive = QDArchive(archive_registry.get(archive_cfg.name)(archive_cfg, geometry))
-    context = EmitterContext(x0=np.asarray(problem.x0, dtype=float), bounds=problem.solution_bounds)
+    context = EmitterContext(
+        x0=np.asarray(problem.x0, dtype=float), bounds=problem.solution_bounds, problem=problem
+    )
     emitters: list[EmitterBase] = []
     offset = 1
     for family in families:
@@ -107,4 +186,4 @@ def build_components(spec: SpecBase) -> Components:
         evaluator = DaskBatchEvaluator(problem, problem_cfg, spec.run.cluster, spec.run.chunk_size)
     else:
         evaluator = BatchEvaluator(problem, device, spec.run.chunk_size)
-    return Components(problem, device, evaluator, archive, emitters, scheduler)
+    return Components(problem, device, evaluator, archive, emitters, scheduler, learned)

@@ -81,9 +81,11 @@ class Engine:
         """Run and record one iteration; returns its metrics."""
         c = self.components
         solutions = c.scheduler.ask()
-        objectives, measures = c.evaluator(solutions)
-        c.scheduler.tell(objectives, measures)
+        objectives, evaluated = c.evaluator(solutions)
         self.iteration += 1
+        measures, refit = c.tell(self.iteration, objectives, evaluated)
+        if refit is not None and self.recorder is not None:
+            self.recorder.store.event("refit", **refit)
         self.evaluations += len(solutions)
         metrics = IterationMetrics.from_stats(
             self.iteration, self.evaluations, c.archive.stats(), self.elapsed_s

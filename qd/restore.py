@@ -17,7 +17,7 @@ import numpy as np
 from qd.build import Components
 from qd.checkpoint import load_latest_checkpoint
 from qd.errors import QDError
-from qd.store import RunStore
+from qd.store import Batch, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def restore(components: Components, folder: Path, store: RunStore) -> RestoredSt
                 "were stored; the spec, qd, pyribs or numpy changed since the run was written. "
                 "Resume with --force to rebuild the archive from the stored evaluations instead"
             )
-        components.scheduler.tell(batch.objectives.copy(), batch.measures.copy())
+        _replay_tell(components, folder, batch)
         replayed += 1
     metrics = store.metrics()
     return RestoredState(
@@ -67,6 +67,24 @@ def restore(components: Components, folder: Path, store: RunStore) -> RestoredSt
         checkpoint_iteration=start,
         replayed=replayed,
     )
+
+
+def _replay_tell(components: Components, folder: Path, batch: Batch) -> None:
+    """Tell a stored batch again. Learned measures need the raw observations, which are not
+    stored: the batch is re-evaluated (problems with observations are deterministic) and its
+    codes must equal the stored measures.
+    """
+    if components.learned is None:
+        components.scheduler.tell(batch.objectives.copy(), batch.measures.copy())
+        return
+    _, observations = components.evaluator(np.array(batch.solutions))
+    measures, _ = components.tell(batch.iteration, batch.objectives.copy(), observations)
+    if not np.array_equal(measures, batch.measures):
+        raise ReplayError(
+            f"{folder}: replaying iteration {batch.iteration} gave other learned measures than "
+            "were stored (torch or the thread count changed since the run was written). "
+            "Resume with --force to rebuild the archive from the stored evaluations instead"
+        )
 
 
 def rebuild(components: Components, store: RunStore, chunk: int = 65_536) -> RestoredState:
@@ -84,7 +102,11 @@ def rebuild(components: Components, store: RunStore, chunk: int = 65_536) -> Res
             )
         for lo in range(0, len(batch.objectives), chunk):
             sl = slice(lo, lo + chunk)
-            components.archive.add(batch.solutions[sl], batch.objectives[sl], batch.measures[sl])
+            if components.learned is None:
+                components.archive.add(batch.solutions[sl], batch.objectives[sl],
+                                       batch.measures[sl])
+            else:
+                _relearn(components, batch.iteration, batch.solutions[sl], batch.objectives[sl])
     metrics = store.metrics()
     return RestoredState(
         iteration=store.last_iteration(),
@@ -93,3 +115,17 @@ def rebuild(components: Components, store: RunStore, chunk: int = 65_536) -> Res
         checkpoint_iteration=0,
         replayed=0,
     )
+
+
+def _relearn(components: Components, iteration: int, solutions: np.ndarray,
+             objectives: np.ndarray) -> None:
+    """Rebuild step of a learned-measure run: re-observe stored solutions, refit on schedule,
+    insert them under the current encoder.
+    """
+    learned = components.learned
+    assert learned is not None
+    _, observations = components.evaluator(np.array(solutions))
+    if learned.due(iteration):
+        learned.refit(iteration, observations, components.archive)
+    components.archive.add(solutions, objectives, learned.encode(observations),
+                           observation=observations)

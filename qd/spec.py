@@ -35,6 +35,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, create_model, field_validator, model_validator
 
 from qd.components import ComponentConfig, StrictModel
+from qd.judge.config import JudgeSection
+from qd.learned.config import LearnedMeasuresConfig
 from qd.program.config import LLMSection, NoveltySection
 from qd.registry import Registry
 from qd.sandbox.limits import SandboxLimits
@@ -97,6 +99,11 @@ class SpecBase(StrictModel):
     llm: LLMSection | None = Field(None, description="Program runs: models and operators.")
     sandbox: SandboxLimits | None = Field(None, description="Program runs: limits of candidates.")
     novelty: NoveltySection | None = Field(None, description="Program runs: duplicate filter.")
+    measures: LearnedMeasuresConfig | None = Field(
+        None, description='Numeric runs: "learned" for an autoencoder-learned measure space.'
+    )
+    judge: JudgeSection | None = Field(
+        None, description="Program runs: LLM-judged measures and interestingness filter.")
 
     @model_validator(mode="before")
     @classmethod

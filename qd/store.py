@@ -101,6 +101,25 @@ CREATE INDEX IF NOT EXISTS programs_hash ON programs(code_hash);
     """
 ALTER TABLE programs ADD COLUMN reward REAL;
 """,
+    """
+CREATE TABLE IF NOT EXISTS judge_calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    model TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    answer TEXT,
+    parsed TEXT,
+    cached INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    latency_s REAL NOT NULL DEFAULT 0,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS judge_calls_key ON judge_calls(key);
+""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -52,6 +52,16 @@ class ProgramArchive:
         status = int(info["status"][0])
         return Insertion(status > 0, status == 2, float(info["value"][0]))
 
+    def rebuild(self, entries: Iterable[tuple[int, float, tuple[float, ...]]]) -> None:
+        """Empty the archive and insert (program id, score, measures) entries in order; the
+        children counts are kept. Used after the measure space changed (embedding refit).
+        """
+        for ribs in (self.archive.ribs, self.archive.result_ribs):
+            if ribs is not None:
+                ribs.clear()
+        for program_id, score, measures in entries:
+            self.add(program_id, score, measures)
+
     def note_child(self, parent_id: int) -> None:
         """Count a child proposed from `parent_id`."""
         self.children[parent_id] += 1
@@ -91,9 +101,23 @@ def program_archive(spec: Any) -> ProgramArchive:
 
 
 def rebuild_program_archive(spec: Any, rows: Iterable[Any]) -> ProgramArchive:
-    """The archive of a program run, rebuilt by inserting its valid programs in id order."""
+    """The archive of a program run, rebuilt by inserting its valid programs in id order.
+
+    With `source = "embedding"` measures, the projection's fits are replayed from the rows and
+    every program's embedding axes come from the last fit (the stored measures are those at
+    evaluation time), so the archive matches the run's current one.
+    """
+    from qd.program.embedding_measures import embedding_projection
+
+    rows = sorted(rows, key=lambda r: r.id)
+    projection = embedding_projection(spec.problem)
+    if projection is not None:
+        projection.replay(rows)
     archive = program_archive(spec)
     for row in rows:
         if row.status == "ok" and row.score is not None and row.measures is not None:
-            archive.add(row.id, row.score, row.measures)
+            measures = row.measures
+            if projection is not None and row.code is not None:
+                measures = projection.fill(row.id, row.code, measures)
+            archive.add(row.id, row.score, measures)
     return archive

@@ -113,3 +113,7 @@ class NoveltySection(StrictModel):
         description="Operators whose children are only checked for exact duplicates: a changed "
         "constant is a small edit but can be a large change in behaviour.",
     )
+    embedder: str = Field(
+        "ngram", description="Code embedder of the near-duplicate stage: ngram (hashed "
+        "character n-grams, no model) or minilm (all-MiniLM-L6-v2 sentence encoder)."
+    )

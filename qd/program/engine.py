@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -107,6 +108,8 @@ class ProgramEngine:
         asyncio.get_running_loop().set_exception_handler(_quiet_unclosed_sessions)
         self._t0 = time.perf_counter()
         self._restore()
+        if self.s.judge is not None:  # fail before spending the budget if the judge is unusable
+            await self.s.judge.probe(self.s.initial_code)
         for listener in self.listeners:
             listener.on_start(RunStart(self.budget, 1, self.evaluations,
                                        {"planned_evaluations": self.budget, "device": "sandbox",
@@ -150,6 +153,7 @@ class ProgramEngine:
             except Exception:  # the loop must not die with one proposal; record and go on
                 log.exception("proposal %d failed unexpectedly", pid)
                 self._note_failure("internal_error")
+                self._settle(pid, None)
             finally:
                 async with self._lock:
                     self.reserved -= 1
@@ -182,6 +186,13 @@ class ProgramEngine:
                                     status="duplicate", reason=verdict.reason, reward=0.0, **row))
             self._failed(arm, "duplicate", cost)
             return
+        rejection = (await self.s.judge.screen(prop.code, self.s.archive.ids(), self.records)
+                     if self.s.judge is not None else None)
+        if rejection is not None:  # the judge finds it not interestingly new: never evaluated
+            self._record(ProgramRow(code=prop.code, code_hash=verdict.code_hash, island=0,
+                                    status="rejected", reason=rejection, reward=0.0, **row))
+            self._failed(arm, "rejected", cost)
+            return
         self.s.novelty.add(prop.code)
         self._record(ProgramRow(code=prop.code, code_hash=verdict.code_hash, island=0,
                                 status="proposed", reason=prop.reason, **row))
@@ -194,6 +205,8 @@ class ProgramEngine:
     async def _evaluate(self, code: str) -> ProgramOutcome:
         async with self.s.eval_slots:
             outcome = await asyncio.to_thread(self.s.evaluator, code)
+        if self.s.judge is not None:  # judge-rated measures (source = "judge")
+            outcome = await self.s.judge.judged(code, outcome)
         self._eval_time += outcome.eval_s
         self._eval_count += 1
         return outcome
@@ -232,6 +245,8 @@ class ProgramEngine:
         if self.programs is not None:
             self.programs.add(row)
         self.counts[row.status] += 1
+        if row.status != "proposed":
+            self._settle(row.id, None)
         self._status()
 
     def _status(self) -> None:
@@ -270,6 +285,9 @@ class ProgramEngine:
         self.evaluations += 1
         added = False
         reward = 0.0
+        if outcome.status == "ok" and self.s.projection is not None:  # embedding measures
+            outcome = replace(outcome, measures=self.s.projection.fill(pid, code,
+                                                                       outcome.measures))
         if outcome.status == "ok":
             self.records[pid] = ProgramRecord(str(pid), code, outcome.score, outcome.metrics,
                                               outcome.feedback, outcome.measures or ())
@@ -286,6 +304,7 @@ class ProgramEngine:
                                  score=outcome.score, measures=outcome.measures,
                                  metrics=outcome.metrics, feedback=outcome.feedback,
                                  eval_s=outcome.eval_s, reward=reward if arm is not None else None)
+        self._settle(pid, code if outcome.status == "ok" else None)
         if arm is not None:
             self.s.bandit.update(arm, reward, cost)
         if parents:
@@ -330,6 +349,16 @@ class ProgramEngine:
             outcome = await self._evaluate(row.code)
             self._finish(row.id, row.code, row.parents, outcome, None, 0.0)
 
+    def _settle(self, pid: int, code: str | None) -> None:
+        """Program `pid` is final (`code` when valid): after an embedding refit, re-measure
+        every valid program and rebuild the archive from them.
+        """
+        projection = self.s.projection
+        if projection is not None and projection.settle(pid, code):
+            self.records.update(projection.rebuild(self.s.archive, self.records))
+            log.info("embedding measures refitted on %d programs (fit %d)",
+                     len(projection.fit_ids), projection.fits)
+
     # --- persistence -------------------------------------------------------------------------
 
     def _save_state(self) -> None:
@@ -362,6 +391,9 @@ class ProgramEngine:
                 self.s.archive.add(row.id, row.score, row.measures)
             elif row.id == 1 and row.code is not None:
                 self.records[1] = ProgramRecord("1", row.code)
+        if self.s.projection is not None:  # the embedding fits as of the stored programs
+            self.s.projection.replay(rows)
+            self.records.update(self.s.projection.rebuild(self.s.archive, self.records))
         self._next_id = rows[-1].id + 1
         metrics = self.store.metrics()
         self._elapsed_before = metrics[-1].elapsed_s if metrics else 0.0

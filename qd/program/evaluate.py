@@ -95,4 +95,6 @@ class ProgramEvaluator:
     def _measure(m: Any, code: str, evaluator_measures: Any, eval_s: float) -> float:
         if m.source == "evaluator":
             return float(evaluator_measures[m.index])
+        if m.source == "embedding":
+            return 0.0  # set by the engine from the run's projection (embedding_measures.py)
         return DESCRIPTORS[m.source](code, eval_s)

@@ -3,7 +3,8 @@
 Two stages: an exact hash of the normalised code (comments, docstrings and formatting removed via
 the AST), then cosine similarity of code embeddings against every program seen so far. The
 default embedder is a hashed character n-gram vectoriser (deterministic, no model); any object
-with `embed(texts) -> (n, d) array` of unit rows can replace it (e.g. a MiniLM sentence encoder).
+with `embed(texts) -> (n, d) array` of unit rows can replace it. Embedders are registered by name
+(`ngram`, `minilm`: the all-MiniLM-L6-v2 sentence encoder of `qd.program.minilm`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import ast
 import hashlib
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+from qd.errors import RegistryError, SpecError
+from qd.registry import Registry
 
 
 class Embedder(Protocol):
@@ -69,6 +73,33 @@ class NgramEmbedder:
                     out[row, zlib.crc32(norm[i : i + n].encode()) % self.dim] += 1.0
         lengths = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(lengths, 1e-12)
+
+
+#: Code embedders by name; each entry builds a fresh embedder with default settings.
+embedder_registry: Registry[Callable[[], Embedder]] = Registry("embedder")
+embedder_registry.register("ngram")(NgramEmbedder)
+
+
+@embedder_registry.register("minilm")
+def _minilm() -> Embedder:
+    from qd.program.embedding_measures import BlockEmbedder
+    from qd.program.minilm import MiniLMEmbedder
+
+    # one program per forward pass: a program's vector never depends on its batch mates
+    return BlockEmbedder(MiniLMEmbedder(batch_size=1))
+
+
+def make_embedder(name: str, field: str = "novelty.embedder") -> Embedder:
+    """The embedder registered as `name`.
+
+    Raises:
+        SpecError: Unknown name (the message names the spec `field` and the valid names).
+    """
+    try:
+        factory = embedder_registry.get(name)
+    except RegistryError as err:
+        raise SpecError(f"{field}: {err}") from None
+    return factory()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 
 from qd.events import EngineListener
+from qd.judge.build import make_judge, resolved_judge_model
 from qd.program.engine import ProgramEngine
 from qd.program.setup import build_program_setup, resolved_models
 from qd.run_dir import RunDir
@@ -29,9 +30,13 @@ def program_session(spec: SpecBase, run_dir: RunDir | None, store: RunStore | No
     with ExitStack() as stack:
         models = stack.enter_context(resolved_models(spec.llm))
         setup = build_program_setup(spec, models)
+        judge_model = stack.enter_context(resolved_judge_model(spec.judge, models))
+        setup.judge = make_judge(spec, judge_model, setup.client, store)
         if hasattr(setup.evaluator, "close"):
             stack.callback(setup.evaluator.close)
         engine = ProgramEngine(setup, spec.run.budget, all_listeners, store)
+        if setup.judge is not None:
+            setup.judge.on_give_up = engine.request_stop
         if run_dir is not None:
             run_dir.start_logging()
             stack.callback(run_dir.close)

@@ -18,6 +18,7 @@ from qd.bandits import bandit_from_state, make_bandit
 from qd.build import derive_seeds
 from qd.errors import SpecError
 from qd.evaluation.dask_program import DaskProgramEvaluator
+from qd.judge.build import judge_measure_axes, without_judge_measures
 from qd.llm import LLMClient, ModelConfig
 from qd.program.archive import ProgramArchive, program_archive
 from qd.program.config import (
@@ -27,8 +28,9 @@ from qd.program.config import (
     LLMSection,
     NoveltySection,
 )
+from qd.program.embedding_measures import EmbeddingProjection, embedding_projection
 from qd.program.evaluate import ProgramEvaluator
-from qd.program.novelty import NoveltyFilter
+from qd.program.novelty import NoveltyFilter, make_embedder
 from qd.program.proposer import Proposer
 from qd.sandbox import SandboxLimits
 from qd.selection import make_selector, selector_from_state
@@ -59,6 +61,8 @@ class ProgramSetup:
     priced: bool = False
     exact_only: frozenset[str] = frozenset()
     extra_state: dict[str, Any] = field(default_factory=dict)
+    projection: EmbeddingProjection | None = None  # set when a measure has source = "embedding"
+    judge: Any = None  # a qd.judge.Judge, set by the session when the spec has [judge]
 
     def arm(self, index: int) -> tuple[ModelConfig | None, Any]:
         """(model or None for a local operator, operator) of an arm."""
@@ -123,6 +127,7 @@ def _evaluator(problem: ProgramProblemConfig, limits: SandboxLimits,
 def build_program_setup(spec: SpecBase, models: list[ModelConfig]) -> ProgramSetup:
     """Assemble a program run; `models` are the spec's models with the local one resolved."""
     problem: ProgramProblemConfig = spec.problem  # type: ignore[attr-defined]
+    judge_measure_axes(spec)  # a judge measure needs [judge] with enough axes
     settings = spec.llm or LLMSection()
     limits = spec.sandbox or SandboxLimits()
     novelty = spec.novelty or NoveltySection()
@@ -140,18 +145,20 @@ def build_program_setup(spec: SpecBase, models: list[ModelConfig]) -> ProgramSet
         initial_code=Path(problem.initial).read_text(encoding="utf-8"),
         task=problem.task or spec.description,
         archive=program_archive(spec),
-        evaluator=_evaluator(problem, limits, spec.run.cluster),
+        evaluator=_evaluator(without_judge_measures(problem), limits, spec.run.cluster),
         client=client,
         proposer=Proposer(client, settings.retries),
         arms=arms,
         bandit=make_bandit(settings.bandit, len(arms), seeds[2]),
         selector=make_selector(settings.selector, seeds[3]),
-        novelty=NoveltyFilter(novelty.threshold if novelty.enabled else 1.0),
+        novelty=NoveltyFilter(novelty.threshold if novelty.enabled else 1.0,
+                              make_embedder(novelty.embedder)),
         eval_slots=asyncio.Semaphore(slots),
         worst=worst,
         scale=max(best - worst, 1e-12),
         priced=any(m.cost_per_1k_input or m.cost_per_1k_output for m in models),
         exact_only=frozenset(novelty.exact_only),
+        projection=embedding_projection(problem),
     )
 
 

@@ -33,6 +33,8 @@ def maze_paths(files: RunFiles, store: ReadOnlyStore, k: int = TRAJECTORIES) -> 
     dims = sorted(int(key.split("_")[1]) for key in table if key.startswith("solution_"))
     solutions = np.stack([table[f"solution_{j}"][best] for j in dims], axis=1)
     problem = MazeNavigation(MazeConfig.model_validate(config))
+    if solutions.shape[1] != problem.solution_dim:
+        return None  # the archive holds states (Go-Explore), not policies to re-simulate
     with torch.no_grad():
         points = problem.trajectories(torch.from_numpy(solutions)).numpy()
     layout = problem.layout

@@ -38,9 +38,15 @@ EMITTER_OPTIONS = {
     "cma_me": {"sigma0": 0.5},
     "cma_mae": {"sigma0": 0.5, "learning_rate": 0.05},
     "gp_tree": {"p_crossover": 0.5, "p_mutation": 0.5},
+    "alternating": {"explore_iterations": 3, "exploit_iterations": 3},
+    "go_explore": {"explore_steps": 10},
 }
-# Emitters that vary a problem-specific genome run on that problem instead of sphere_lp.
-EMITTER_PROBLEMS = {"gp_tree": {"name": "symbolic_regression", "max_nodes": 15, "max_depth": 5}}
+# Emitters that vary a problem-specific genome (or explore states) run on that problem instead
+# of sphere_lp.
+EMITTER_PROBLEMS = {
+    "gp_tree": {"name": "symbolic_regression", "max_nodes": 15, "max_depth": 5},
+    "go_explore": {"name": "maze_navigation", "steps": 50},
+}
 
 
 @pytest.mark.parametrize("name", emitter_registry.names())

@@ -1,0 +1,95 @@
+"""Wire the judge into a program run: check the spec, resolve its model (starting the embedded
+one when needed), and build the `Judge` with its records in the run store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from qd.errors import SpecError
+from qd.judge.config import LOCAL_MODEL, JudgeSection
+from qd.judge.judge import Judge
+from qd.judge.records import JudgeRecords
+from qd.llm.client import LLMClient
+from qd.llm.models import ModelConfig
+from qd.store import RunStore
+
+#: What a judge measure holds until the judge has rated the program (a cheap built-in).
+_PLACEHOLDER = "code_length"
+
+
+def judge_measure_axes(spec: Any) -> list[tuple[int, int]]:
+    """(position in problem.measures, axis index) of every `source = "judge"` measure.
+
+    Raises:
+        SpecError: A judge measure without a `[judge]` section, or with too few axes.
+    """
+    measures = getattr(spec.problem, "measures", None) or []
+    out = [(i, m.index) for i, m in enumerate(measures) if m.source == "judge"]
+    judge: JudgeSection | None = spec.judge
+    for position, index in out:
+        where = f"problem.measures[{position}]"
+        if judge is None:
+            raise SpecError(f"{where}: source = \"judge\" needs a [judge] section with "
+                            "[[judge.axes]] (name, low, high); add one or use another source")
+        if index >= len(judge.axes):
+            raise SpecError(f"{where}.index = {index}: judge.axes has only {len(judge.axes)} "
+                            f"axis/axes; add [[judge.axes]] entries or lower the index")
+    return out
+
+
+def without_judge_measures(problem: Any) -> Any:
+    """A copy of the problem config whose judge measures are cheap placeholders, for the
+    sandbox evaluator (the engine replaces them with the judge's ratings).
+    """
+    if not any(m.source == "judge" for m in problem.measures):
+        return problem
+    measures = [m.model_copy(update={"source": _PLACEHOLDER}) if m.source == "judge" else m
+                for m in problem.measures]
+    return problem.model_copy(update={"measures": measures})
+
+
+def _named(model: ModelConfig, **fields: Any) -> ModelConfig:
+    data = {**model.model_dump(), **fields}
+    if not model.name:
+        data["name"] = f"judge/{model.key}"
+    return ModelConfig.model_validate(data)
+
+
+@contextlib.contextmanager
+def resolved_judge_model(section: JudgeSection | None,
+                         models: Sequence[ModelConfig]) -> Iterator[ModelConfig | None]:
+    """The judge's model, ready to call: `"local"` becomes the embedded server (the one the
+    run's `[llm]` already started, or a new one); its ledger name is `judge/<model>`.
+    """
+    if section is None:
+        yield None
+        return
+    wanted = section.model
+    if wanted.model != LOCAL_MODEL:
+        yield _named(wanted)
+        return
+    fields = wanted.model_dump(exclude={"model", "api_base", "name", "mode"},
+                               exclude_defaults=True)
+    running = next((m for m in models if m.mode == "completion" and (m.name or "")
+                    .startswith("local/") and m.api_base), None)
+    if running is not None:
+        yield _named(running, name=f"judge/{running.key}", **fields)
+        return
+    from qd.llm.local_server import LocalModelServer
+
+    with LocalModelServer() as server:
+        local = server.model_config(**fields)
+        yield _named(local, name=f"judge/{local.key}")
+
+
+def make_judge(spec: Any, model: ModelConfig | None, client: LLMClient,
+               store: RunStore | None) -> Judge | None:
+    """The run's judge, or None without a `[judge]` section."""
+    axes = judge_measure_axes(spec)
+    if spec.judge is None or model is None:
+        return None
+    task = getattr(spec.problem, "task", "") or spec.description
+    return Judge(spec.judge, model, client, JudgeRecords(store), task, axes)

@@ -1,0 +1,229 @@
+"""`Judge`: asks a model to rate programs on the spec's axes and whether a candidate is
+interestingly new; caches, records and retries its questions, and degrades loudly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from qd.errors import QDError
+from qd.judge.config import JudgeAxis, JudgeSection
+from qd.judge.prompts import novelty_prompt, parse_rating, parse_yes_no, rating_prompt
+from qd.judge.records import JudgeCall, JudgeRecords, cache_key
+from qd.llm.client import LLMClient
+from qd.llm.errors import LLMError
+from qd.llm.models import ModelConfig
+
+log = logging.getLogger(__name__)
+
+#: Rating given to an axis whose answer could not be obtained (the middle of 0-10).
+FALLBACK_RATING = 5.0
+#: Reason recorded for candidates the filter rejects.
+REJECT_REASON = "judge: not interestingly new"
+#: Stop sequences of completion-mode judges (the answer is one short line).
+COMPLETION_STOPS = ("\n\n", "\nProgram", "\nEarlier")
+#: Temperature of re-asks after an unparseable answer (a deterministic model would repeat it).
+RETRY_TEMPERATURE = 0.7
+
+
+class JudgeError(QDError):
+    """The judge cannot be used: unreachable, or no parseable answers (exit code 2)."""
+
+    exit_code = 2
+
+
+@dataclasses.dataclass
+class _Answer:
+    value: Any
+    text: str | None = None
+    error: LLMError | None = None
+    tries: int = 0
+
+
+class Judge:
+    """Rates programs on `section.axes` and screens candidates for interesting novelty.
+
+    Args:
+        section: The `[judge]` spec section.
+        model: The judge model, resolved (the local server's config for `model = "local"`).
+        client: The run's `LLMClient` (its ledger counts the judge's tokens and cost).
+        records: Where calls are recorded and cached answers are found.
+        task: The problem's task description, shown in prompts.
+        measure_axes: (position in the problem's measures, axis index) of each judge measure.
+    """
+
+    def __init__(self, section: JudgeSection, model: ModelConfig, client: LLMClient,
+                 records: JudgeRecords | None = None, task: str = "",
+                 measure_axes: Sequence[tuple[int, int]] = ()) -> None:
+        self.section = section
+        self.model = model
+        self.client = client
+        self.records = records or JudgeRecords()
+        self.task = task
+        self.measure_axes = tuple(measure_axes)
+        self.failures = 0
+        self.failures_in_a_row = 0
+        self.on_give_up: Callable[[str], None] | None = None
+        self._vectors: dict[int, np.ndarray] = {}
+
+    # --- questions ---------------------------------------------------------------------------
+
+    async def _ask(self, kind: str, prompt: str, parse: Callable[[str], Any]) -> _Answer:
+        key = cache_key(self.model.model, prompt)
+        cached = self.records.lookup(key)
+        if cached is not None:
+            self.records.record(JudgeCall(key, self.model.key, kind, prompt, None, cached,
+                                          cached=True))
+            return _Answer(cached)
+        answer = _Answer(None)
+        for attempt in range(1 + self.section.retries):
+            answer.tries = attempt + 1
+            try:
+                response = await self.client.complete(self.model, prompt,
+                                                      **self._overrides(attempt))
+            except LLMError as err:
+                self.records.record(JudgeCall(key, self.model.key, kind, prompt, None,
+                                              error=f"{err.kind}: {err}"))
+                answer.error = err
+                return answer  # the client already retried transient failures
+            value = parse(response.text)
+            answer.text = response.text
+            self.records.record(JudgeCall(
+                key, self.model.key, kind, prompt, response.text, value,
+                error=None if value is not None else "unparseable",
+                prompt_tokens=response.prompt_tokens,
+                completion_tokens=response.completion_tokens, cost_usd=response.cost_usd,
+                latency_s=response.latency_s))
+            if value is not None:
+                answer.value = value
+                return answer
+        return answer
+
+    def _overrides(self, attempt: int) -> dict[str, Any]:
+        temperature = self.section.temperature
+        if attempt > 0:
+            temperature = max(temperature, RETRY_TEMPERATURE)
+        out: dict[str, Any] = {"max_tokens": self.section.max_tokens, "temperature": temperature}
+        if self.model.mode == "completion":
+            out["stop"] = COMPLETION_STOPS
+        return out
+
+    def _rating_prompt(self, axis: JudgeAxis, code: str) -> str:
+        return rating_prompt(axis, code, self.task, self.section.max_code_chars)
+
+    # --- measures ----------------------------------------------------------------------------
+
+    async def rate(self, code: str, axis_index: int) -> float:
+        """The rating of `code` on axis `axis_index`, or the fallback (with a warning)."""
+        axis = self.section.axes[axis_index]
+        answer = await self._ask(f"rate:{axis.name}", self._rating_prompt(axis, code),
+                                 parse_rating)
+        if answer.value is not None:
+            self.failures_in_a_row = 0
+            return float(answer.value)
+        self._failed(f"no rating on axis {axis.name!r}; it gets the fallback "
+                     f"{FALLBACK_RATING:g}", answer)
+        return FALLBACK_RATING
+
+    async def measures(self, code: str, measures: tuple[float, ...]) -> tuple[float, ...]:
+        """`measures` with the judge positions replaced by the judge's ratings of `code`."""
+        if not self.measure_axes:
+            return measures
+        ratings = await asyncio.gather(*(self.rate(code, a) for _, a in self.measure_axes))
+        out = list(measures)
+        for (position, _), rating in zip(self.measure_axes, ratings, strict=True):
+            out[position] = rating
+        return tuple(out)
+
+    async def judged(self, code: str, outcome: Any) -> Any:
+        """A valid `ProgramOutcome` with its judge measures rated; others unchanged."""
+        if outcome.status != "ok" or outcome.measures is None or not self.measure_axes:
+            return outcome
+        return dataclasses.replace(outcome, measures=await self.measures(code, outcome.measures))
+
+    # --- interestingness filter --------------------------------------------------------------
+
+    async def interesting(self, code: str, neighbours: Sequence[str]) -> bool:
+        """Whether `code` is interestingly new next to `neighbours` (yes on failure, warned)."""
+        if not neighbours:
+            return True
+        prompt = novelty_prompt(code, neighbours, self.task, self.section.max_code_chars)
+        answer = await self._ask("novel", prompt, parse_yes_no)
+        if answer.value is not None:
+            self.failures_in_a_row = 0
+            return bool(answer.value)
+        self._failed("no yes/no on novelty; the candidate is let through", answer)
+        return True
+
+    async def screen(self, code: str, archive_ids: Sequence[int],
+                     programs: Mapping[int, Any]) -> str | None:
+        """The rejection reason of a candidate, or None to evaluate it (filter off: None)."""
+        if not self.section.filter:
+            return None
+        ids = [int(i) for i in archive_ids if int(i) in programs]
+        neighbours = self.nearest(code, ids, programs)
+        return None if await self.interesting(code, neighbours) else REJECT_REASON
+
+    def nearest(self, code: str, ids: Sequence[int], programs: Mapping[int, Any]) -> list[str]:
+        """Code of the `section.k` archive programs most similar to `code` (n-gram cosine)."""
+        from qd.program.novelty import NgramEmbedder
+
+        if not ids:
+            return []
+        embedder = NgramEmbedder()
+        for pid in ids:
+            if pid not in self._vectors:
+                self._vectors[pid] = embedder.embed([programs[pid].code])[0]
+        vector = embedder.embed([code])[0]
+        sims = np.array([float(self._vectors[pid] @ vector) for pid in ids])
+        order = np.argsort(-sims, kind="stable")[: self.section.k]
+        return [programs[ids[i]].code for i in order]
+
+    # --- health ------------------------------------------------------------------------------
+
+    async def probe(self, code: str) -> None:
+        """Ask every question kind once about `code`; raise `JudgeError` if one is unusable."""
+        for index, axis in enumerate(self.section.axes):
+            answer = await self._ask(f"rate:{axis.name}", self._rating_prompt(axis, code),
+                                     parse_rating)
+            self._check_probe(answer, f"a rating on axis {axis.name!r}")
+            log.debug("judge probe: axis %d rated %s", index, answer.value)
+        if self.section.filter:
+            prompt = novelty_prompt(code, [code], self.task, self.section.max_code_chars)
+            self._check_probe(await self._ask("novel", prompt, parse_yes_no), "a yes/no answer")
+
+    def _check_probe(self, answer: _Answer, what: str) -> None:
+        if answer.value is not None:
+            return
+        who = f"the judge (judge.model = {self.model.model!r})"
+        if answer.error is not None:
+            raise JudgeError(
+                f"{who} did not answer: {answer.error}. Check that its server runs and "
+                "judge.model's api_base / api_key_env, or remove [judge] from the spec")
+        raise JudgeError(
+            f"{who} gave no parseable {what} in {answer.tries} tries (last answer: "
+            f"{(answer.text or '')[:80]!r}). Try a stronger judge.model (mode = \"chat\" for "
+            "instruction-tuned models), more judge.retries or a larger judge.max_tokens")
+
+    def _failed(self, what: str, answer: _Answer) -> None:
+        self.failures += 1
+        self.failures_in_a_row += 1
+        cause = (f"{answer.error.kind} error" if answer.error is not None
+                 else f"last answer {(answer.text or '')[:60]!r}")
+        message = (f"judge: {what} ({cause}); {self.failures} judge failure(s) so far, "
+                   f"{self.failures_in_a_row} in a row")
+        log.warning(message)
+        self.records.event("warning", message=message, judge_failures=self.failures)
+        if self.failures_in_a_row >= self.section.max_failures and self.on_give_up is not None:
+            stop = (f"the judge (judge.model = {self.model.model!r}) failed "
+                    f"{self.failures_in_a_row} questions in a row; stopping. Check its server, "
+                    "or try a stronger judge.model")
+            log.error(stop)
+            self.records.event("judge_failed", message=stop)
+            self.on_give_up("judge_failed")
