@@ -39,9 +39,11 @@ def archive_table(run: Path, store: RunStore) -> Table:
     spec = validate_spec(read_toml(run / CONFIG_FILE), run, str(run / CONFIG_FILE))
     if getattr(spec.problem, "name", None) == "program":  # type: ignore[attr-defined]
         from qd.program.archive import rebuild_program_archive
+        from qd.program.embedding_cache import EmbeddingCache
         from qd.program_store import ProgramStore
 
-        rebuilt = rebuild_program_archive(spec, ProgramStore(store).all("ok"))
+        rebuilt = rebuild_program_archive(spec, ProgramStore(store).all("ok"),
+                                          cache=EmbeddingCache.of_store(store))  # read only
         return _archive_columns(rebuilt.archive.elites())
     components = build_components(spec)
     restore(components, run, store)

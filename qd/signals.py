@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
+#: Exit code of `qd evolve` per stop reason (others: 0). A judge that keeps failing is a runtime
+#: failure; the run is saved and resumable once the judge works again.
+EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143, "judge_failed": 1}
 
 
 @contextmanager

@@ -112,6 +112,11 @@ def parse_override(item: str) -> tuple[list[str | int], Any]:
     return path, value
 
 
+#: Top-level keys that may be a string shorthand for a table with that string under this key,
+#: so `--set measures.latent_dim=3` works on a spec saying `measures = "learned"`.
+SHORTHAND_KEY = {"measures": "kind"}
+
+
 def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """Return a copy of `data` with each `KEY=VALUE` override set (creating tables as needed)."""
     result = copy.deepcopy(dict(data))
@@ -127,6 +132,8 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
                 continue
             if not isinstance(node, dict):
                 raise SpecError(f"--set {item!r}: {_dotted(path[:i])} is not a table")
+            if i == 0 and isinstance(node.get(part), str) and part in SHORTHAND_KEY:
+                node[part] = {SHORTHAND_KEY[part]: node[part]}  # measures = "learned" → table
             node = node.setdefault(part, [] if isinstance(nxt, int) else {})
         last = path[-1]
         if isinstance(last, int):

@@ -120,6 +120,17 @@ CREATE TABLE IF NOT EXISTS judge_calls (
 );
 CREATE INDEX IF NOT EXISTS judge_calls_key ON judge_calls(key);
 """,
+    """
+-- code embeddings by sha256(embedder name, embedded text); see qd.program.embedding_cache
+CREATE TABLE IF NOT EXISTS embeddings (
+    key TEXT PRIMARY KEY,
+    embedder TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    dtype TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    created REAL NOT NULL
+);
+""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -46,3 +46,14 @@ def run_cli(tmp_path: Path):
         )
 
     return run
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Small torch ops run fastest (and most predictably on a busy 2-core machine) on 1 thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

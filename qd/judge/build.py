@@ -63,6 +63,13 @@ def resolved_judge_model(section: JudgeSection | None,
                          models: Sequence[ModelConfig]) -> Iterator[ModelConfig | None]:
     """The judge's model, ready to call: `"local"` becomes the embedded server (the one the
     run's `[llm]` already started, or a new one); its ledger name is `judge/<model>`.
+
+    With `scoring = "logprobs"` the local judge gets its own server that keeps the logits of
+    every position (`--logits_all True`, which llama-cpp-python needs for logprobs); the `[llm]`
+    server runs without them, since they slow down code generation. With "auto" the local
+    judge shares the `[llm]` server and scores sampled answers: on the embedded 270M model
+    logprobs cost a second server (2.4 GB) and ~8 s per question without ranking programs any
+    better (docs/judge.md).
     """
     if section is None:
         yield None
@@ -73,14 +80,16 @@ def resolved_judge_model(section: JudgeSection | None,
         return
     fields = wanted.model_dump(exclude={"model", "api_base", "name", "mode"},
                                exclude_defaults=True)
+    logprobs = section.scoring == "logprobs"
     running = next((m for m in models if m.mode == "completion" and (m.name or "")
-                    .startswith("local/") and m.api_base), None)
+                    .startswith("local/") and m.api_base and not logprobs), None)
     if running is not None:
         yield _named(running, name=f"judge/{running.key}", **fields)
         return
     from qd.llm.local_server import LocalModelServer
 
-    with LocalModelServer() as server:
+    extra = ("--logits_all", "True") if logprobs else ()
+    with LocalModelServer(extra_args=extra) as server:
         local = server.model_config(**fields)
         yield _named(local, name=f"judge/{local.key}")
 
@@ -92,4 +101,13 @@ def make_judge(spec: Any, model: ModelConfig | None, client: LLMClient,
     if spec.judge is None or model is None:
         return None
     task = getattr(spec.problem, "task", "") or spec.description
-    return Judge(spec.judge, model, client, JudgeRecords(store), task, axes)
+    return Judge(effective_section(spec.judge), model, client, JudgeRecords(store), task, axes)
+
+
+def effective_section(section: JudgeSection) -> JudgeSection:
+    """The section as the judge runs it: `scoring = "auto"` on the local model samples (its
+    shared server has no logprobs; see `resolved_judge_model`).
+    """
+    if section.model.model == LOCAL_MODEL and section.scoring == "auto":
+        return section.model_copy(update={"scoring": "sample"})
+    return section

@@ -6,6 +6,7 @@ and screens candidates for interesting novelty before they are evaluated (IGE-st
 model = "local"              # or a table: { model = "openai/gpt-4o-mini", mode = "chat" }
 filter = true                # ask "interestingly new?" before paying for an evaluation
 k = 3                        # nearest archive programs shown to the filter
+scoring = "auto"             # "logprobs" | "sample" | "auto" (see docs/judge.md)
 
 [[judge.axes]]
 name = "approach"
@@ -20,7 +21,7 @@ index = 0
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -59,6 +60,14 @@ class JudgeSection(StrictModel):
     max_failures: int = Field(10, ge=1, description="Stop the run after this many judge "
                               "questions in a row without a usable answer.")
     max_code_chars: int = Field(3000, ge=200, description="Longer programs are cut in prompts.")
+    scoring: Literal["sample", "logprobs", "auto"] = Field(
+        "auto", description='"logprobs": score from next-token probabilities (expected '
+        'rating, P(yes)); "sample": parse one sampled answer; "auto": logprobs when the model '
+        "returns them, else the sampled answer.")
+    top_logprobs: int = Field(20, ge=2, le=20, description="Top tokens asked per position "
+                              "when scoring by logprobs.")
+    novelty_threshold: float = Field(0.5, ge=0, le=1, description="With logprob scoring, a "
+                                     "candidate is interestingly new when P(yes) >= this.")
 
     @field_validator("model", mode="before")
     @classmethod

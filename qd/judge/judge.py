@@ -14,6 +14,13 @@ import numpy as np
 
 from qd.errors import QDError
 from qd.judge.config import JudgeAxis, JudgeSection
+from qd.judge.logprobs import (
+    needs_ten_split,
+    rating_distribution,
+    summary,
+    yes_probability,
+    zero_after_one,
+)
 from qd.judge.prompts import novelty_prompt, parse_rating, parse_yes_no, rating_prompt
 from qd.judge.records import JudgeCall, JudgeRecords, cache_key
 from qd.llm.client import LLMClient
@@ -44,6 +51,7 @@ class _Answer:
     text: str | None = None
     error: LLMError | None = None
     tries: int = 0
+    no_logprobs: bool = False
 
 
 class Judge:
@@ -71,18 +79,30 @@ class Judge:
         self.failures_in_a_row = 0
         self.on_give_up: Callable[[str], None] | None = None
         self._vectors: dict[int, np.ndarray] = {}
+        #: Whether the model returned usable logprobs (None: not known yet).
+        self.logprobs_ok: bool | None = None
 
     # --- questions ---------------------------------------------------------------------------
 
-    async def _ask(self, kind: str, prompt: str, parse: Callable[[str], Any]) -> _Answer:
+    def _wants_logprobs(self) -> bool:
+        scoring = self.section.scoring
+        return scoring == "logprobs" or (scoring == "auto" and self.logprobs_ok is not False)
+
+    async def _ask(self, kind: str, prompt: str, parse: Callable[[str], Any],
+                   digits: bool | None = None, asked: _Answer | None = None) -> _Answer:
+        """Ask `prompt`; `digits` (True: a rating, False: yes/no) allows logprob scoring;
+        `asked`: an unparseable answer already counted as the first try.
+        """
+        if digits is not None and asked is None and self._wants_logprobs():
+            return await self._ask_logprobs(kind, prompt, parse, digits)
         key = cache_key(self.model.model, prompt)
         cached = self.records.lookup(key)
         if cached is not None:
             self.records.record(JudgeCall(key, self.model.key, kind, prompt, None, cached,
                                           cached=True))
             return _Answer(cached)
-        answer = _Answer(None)
-        for attempt in range(1 + self.section.retries):
+        answer = asked or _Answer(None)
+        for attempt in range(answer.tries, 1 + self.section.retries):
             answer.tries = attempt + 1
             try:
                 response = await self.client.complete(self.model, prompt,
@@ -105,6 +125,97 @@ class Judge:
                 return answer
         return answer
 
+    async def _ask_logprobs(self, kind: str, prompt: str, parse: Callable[[str], Any],
+                            digits: bool) -> _Answer:
+        """Score from the answer's next-token probabilities (falls back to the sampled text
+        under `scoring = "auto"` when the model gives no logprobs).
+        """
+        if digits and self.model.mode == "completion":
+            prompt += " "  # digits are tokens of their own: the next token is then the digit
+        auto = self.section.scoring == "auto"
+        key = cache_key(f"{self.model.model}\0logprobs", prompt)
+        cached = self.records.lookup(key)
+        if cached is None and auto and self.logprobs_ok is None:  # e.g. resumed: as sampled
+            key = cache_key(self.model.model, prompt.rstrip(" "))
+            cached = self.records.lookup(key)
+        if cached is not None:
+            self.records.record(JudgeCall(key, self.model.key, kind, prompt, None, cached,
+                                          cached=True))
+            return _Answer(cached)
+        key = cache_key(f"{self.model.model}\0logprobs", prompt)
+        overrides = {**self._overrides(0), "temperature": 0.0,
+                     "max_tokens": max(2, self.section.max_tokens)}
+        try:
+            response = await self.client.complete(self.model, prompt,
+                                                  logprobs=self.section.top_logprobs,
+                                                  **overrides)
+        except LLMError as err:
+            self.records.record(JudgeCall(key, self.model.key, kind, prompt, None,
+                                          error=f"{err.kind}: {err}"))
+            if auto and self.logprobs_ok is None:
+                log.info("judge: the model refused logprobs (%s); scoring by sampling", err)
+                self.logprobs_ok = False
+                return await self._ask(kind, prompt.rstrip(" "), parse, digits)
+            return _Answer(None, error=err, tries=1)
+        top = response.top_logprobs
+        if top is None:
+            # under "auto" the answer's text is the sampled answer (cached as one)
+            value = parse(response.text) if auto else None
+            self.records.record(JudgeCall(
+                cache_key(self.model.model, prompt.rstrip(" ")), self.model.key, kind, prompt,
+                response.text, value,
+                error=None if value is not None else "unparseable" if auto else "no logprobs",
+                prompt_tokens=response.prompt_tokens,
+                completion_tokens=response.completion_tokens, cost_usd=response.cost_usd,
+                latency_s=response.latency_s))
+            if not auto:
+                return _Answer(None, text=response.text, tries=1, no_logprobs=True)
+            log.info("judge: the model returns no logprobs; scoring by sampling")
+            self.logprobs_ok = False
+            if value is not None:
+                return _Answer(value, text=response.text, tries=1)
+            return await self._ask(kind, prompt.rstrip(" "), parse, digits,
+                                   _Answer(None, text=response.text, tries=1))
+        self.logprobs_ok = True
+        value: float | None
+        if digits:
+            dist = rating_distribution(top)
+            if dist is not None and needs_ten_split(dist) and self.model.mode == "completion":
+                dist = rating_distribution(top, await self._ten_split(kind, prompt))
+            value = None if dist is None else round(dist.expected, 4)
+        else:
+            value = yes_probability(top)
+            value = None if value is None else round(value, 4)
+        answer = summary(top, digits)
+        if value is None:  # too little probability on the answer tokens: take its words
+            value, answer = parse(response.text), response.text
+        self.records.record(JudgeCall(
+            key, self.model.key, kind, prompt, answer, value,
+            error=None if value is not None else "unparseable",
+            prompt_tokens=response.prompt_tokens, completion_tokens=response.completion_tokens,
+            cost_usd=response.cost_usd, latency_s=response.latency_s))
+        if value is None:
+            return await self._ask(kind, prompt.rstrip(" "), parse, None,
+                                   _Answer(None, text=response.text, tries=1))
+        return _Answer(value, text=response.text, tries=1)
+
+    async def _ten_split(self, kind: str, prompt: str) -> float | None:
+        """P("0" | "1") after the rating prompt: splits the "1" token into 1 and 10."""
+        try:
+            response = await self.client.complete(
+                self.model, prompt + "1", logprobs=self.section.top_logprobs,
+                **{**self._overrides(0), "temperature": 0.0, "max_tokens": 1})
+        except LLMError as err:
+            log.info("judge: no 1-vs-10 split (%s); the token 1 counts as 1", err)
+            return None
+        split = zero_after_one(response.top_logprobs[0]) if response.top_logprobs else None
+        self.records.record(JudgeCall(
+            cache_key(f"{self.model.model}\0logprobs", prompt + "1"), self.model.key,
+            f"{kind}/10", prompt + "1", summary(response.top_logprobs or (), True), None,
+            prompt_tokens=response.prompt_tokens, completion_tokens=response.completion_tokens,
+            cost_usd=response.cost_usd, latency_s=response.latency_s))
+        return split
+
     def _overrides(self, attempt: int) -> dict[str, Any]:
         temperature = self.section.temperature
         if attempt > 0:
@@ -123,7 +234,7 @@ class Judge:
         """The rating of `code` on axis `axis_index`, or the fallback (with a warning)."""
         axis = self.section.axes[axis_index]
         answer = await self._ask(f"rate:{axis.name}", self._rating_prompt(axis, code),
-                                 parse_rating)
+                                 parse_rating, digits=True)
         if answer.value is not None:
             self.failures_in_a_row = 0
             return float(answer.value)
@@ -154,10 +265,12 @@ class Judge:
         if not neighbours:
             return True
         prompt = novelty_prompt(code, neighbours, self.task, self.section.max_code_chars)
-        answer = await self._ask("novel", prompt, parse_yes_no)
+        answer = await self._ask("novel", prompt, parse_yes_no, digits=False)
         if answer.value is not None:
             self.failures_in_a_row = 0
-            return bool(answer.value)
+            if isinstance(answer.value, bool):
+                return answer.value
+            return float(answer.value) >= self.section.novelty_threshold
         self._failed("no yes/no on novelty; the candidate is let through", answer)
         return True
 
@@ -191,12 +304,13 @@ class Judge:
         """Ask every question kind once about `code`; raise `JudgeError` if one is unusable."""
         for index, axis in enumerate(self.section.axes):
             answer = await self._ask(f"rate:{axis.name}", self._rating_prompt(axis, code),
-                                     parse_rating)
+                                     parse_rating, digits=True)
             self._check_probe(answer, f"a rating on axis {axis.name!r}")
             log.debug("judge probe: axis %d rated %s", index, answer.value)
         if self.section.filter:
             prompt = novelty_prompt(code, [code], self.task, self.section.max_code_chars)
-            self._check_probe(await self._ask("novel", prompt, parse_yes_no), "a yes/no answer")
+            self._check_probe(await self._ask("novel", prompt, parse_yes_no, digits=False),
+                              "a yes/no answer")
 
     def _check_probe(self, answer: _Answer, what: str) -> None:
         if answer.value is not None:
@@ -206,6 +320,10 @@ class Judge:
             raise JudgeError(
                 f"{who} did not answer: {answer.error}. Check that its server runs and "
                 "judge.model's api_base / api_key_env, or remove [judge] from the spec")
+        if answer.no_logprobs:
+            raise JudgeError(
+                f"{who} returned no token logprobs, which judge.scoring = \"logprobs\" needs; "
+                "set judge.scoring = \"auto\" (falls back to the sampled answer) or \"sample\"")
         raise JudgeError(
             f"{who} gave no parseable {what} in {answer.tries} tries (last answer: "
             f"{(answer.text or '')[:80]!r}). Try a stronger judge.model (mode = \"chat\" for "

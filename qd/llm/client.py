@@ -31,6 +31,8 @@ class LLMResponse:
         model: The ledger key of the model (`ModelConfig.key`).
         finish_reason: Why generation stopped ("stop", "length", ...), when reported.
         attempts: Requests sent for this call, the successful one included.
+        top_logprobs: Per generated token, the top tokens and their log-probabilities, when
+            the call asked for `logprobs` and the server returned them; else None.
     """
 
     text: str
@@ -41,6 +43,7 @@ class LLMResponse:
     model: str
     finish_reason: str | None
     attempts: int = 1
+    top_logprobs: tuple[dict[str, float], ...] | None = None
 
 
 class LLMClient:
@@ -66,13 +69,15 @@ class LLMClient:
         if not is_loaded():
             await asyncio.to_thread(load_litellm)
 
-    async def complete(self, model_cfg: ModelConfig, prompt: Prompt,
-                       **overrides: Any) -> LLMResponse:
+    async def complete(self, model_cfg: ModelConfig, prompt: Prompt, *,
+                       logprobs: int | None = None, **overrides: Any) -> LLMResponse:
         """Complete `prompt` with the model of `model_cfg`, retrying transient failures.
 
         Args:
             model_cfg: The model and its limits.
             prompt: Text (chat mode sends it as one user message), or chat messages.
+            logprobs: Ask for the top-`logprobs` tokens of each generated position
+                (`LLMResponse.top_logprobs`; servers that do not give them answer without).
             **overrides: Per-call values of request fields (`temperature`, `max_tokens`,
                 `stop`, `timeout_s`, `max_retries`, `backoff_s`).
 
@@ -87,6 +92,11 @@ class LLMClient:
         """
         cfg = model_cfg.with_overrides(**overrides)
         kwargs = self._request_kwargs(cfg, prompt)
+        if logprobs is not None:
+            if cfg.mode == "chat":
+                kwargs.update(logprobs=True, top_logprobs=logprobs)
+            else:
+                kwargs["logprobs"] = logprobs
         await self.warm_up()
         litellm = load_litellm()
         key = cfg.key
@@ -166,12 +176,14 @@ class LLMClient:
             raise LLMError("server", f"malformed response: {exc!r}", model=cfg.key) from exc
         cost = _cost(litellm, cfg, raw, p_tok, c_tok)
         self.ledger.record_tokens(cfg.key, p_tok, c_tok, cost)
-        if not text.strip():
+        top = _top_logprobs(raw) if "logprobs" in kwargs else None
+        if not text.strip() and not top:
             raise LLMError("empty", f"empty completion (finish_reason={finish_reason})",
                            model=cfg.key)
         return LLMResponse(text=text, prompt_tokens=p_tok, completion_tokens=c_tok,
                            cost_usd=cost, latency_s=latency, model=cfg.key,
-                           finish_reason=finish_reason, attempts=attempt + 1)
+                           finish_reason=finish_reason, attempts=attempt + 1,
+                           top_logprobs=top)
 
     def _backoff(self, cfg: ModelConfig, attempt: int, err: LLMError) -> float:
         """Seconds to wait before retry `attempt + 1`: exponential, jittered, capped."""
@@ -195,6 +207,28 @@ def _unpack(raw: Any, mode: str) -> tuple[str, str | None, int, int]:
     p_tok = int(getattr(usage, "prompt_tokens", 0) or 0) if usage is not None else 0
     c_tok = int(getattr(usage, "completion_tokens", 0) or 0) if usage is not None else 0
     return text or "", finish, p_tok, c_tok
+
+
+def _top_logprobs(raw: Any) -> tuple[dict[str, float], ...] | None:
+    """Top log-probabilities per generated token: a completion's `logprobs.top_logprobs`
+    or a chat message's `logprobs.content[i].top_logprobs`; None when the answer has none.
+    """
+    try:
+        choice = raw.choices[0]
+        data = choice.get("logprobs") if isinstance(choice, dict) else choice.logprobs
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            data = data.model_dump() if hasattr(data, "model_dump") else vars(data)
+        if data.get("top_logprobs"):
+            out = tuple({str(t): float(v) for t, v in (p or {}).items()}
+                        for p in data["top_logprobs"])
+        else:
+            out = tuple({str(e["token"]): float(e["logprob"]) for e in item.get("top_logprobs")
+                         or ()} for item in data.get("content") or ())
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return None
+    return out if any(out) else None
 
 
 def _cost(litellm: ModuleType, cfg: ModelConfig, raw: Any, p_tok: int, c_tok: int) -> float:

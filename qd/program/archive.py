@@ -100,19 +100,25 @@ def program_archive(spec: Any) -> ProgramArchive:
                           derive_seeds(spec.run.seed, 4)[0])
 
 
-def rebuild_program_archive(spec: Any, rows: Iterable[Any]) -> ProgramArchive:
+def rebuild_program_archive(spec: Any, rows: Iterable[Any], cache: Any = None
+                            ) -> ProgramArchive:
     """The archive of a program run, rebuilt by inserting its valid programs in id order.
 
     With `source = "embedding"` measures, the projection's fits are replayed from the rows and
     every program's embedding axes come from the last fit (the stored measures are those at
-    evaluation time), so the archive matches the run's current one.
+    evaluation time), so the archive matches the run's current one. `cache` (an
+    `EmbeddingCache` of the run store) supplies stored vectors instead of re-embedding.
     """
     from qd.program.embedding_measures import embedding_projection
 
     rows = sorted(rows, key=lambda r: r.id)
-    projection = embedding_projection(spec.problem)
+    projection = embedding_projection(spec.problem, cache=cache)
     if projection is not None:
         projection.replay(rows)
+        if projection.fits:
+            projection.prefetch({r.id: r.code for r in rows if r.status == "ok"
+                                 and r.score is not None and r.measures is not None
+                                 and r.code is not None})
     archive = program_archive(spec)
     for row in rows:
         if row.status == "ok" and row.score is not None and row.measures is not None:

@@ -12,6 +12,9 @@ first fit the embedding measures are 0.
 After a refit every valid program is re-measured and the archive is rebuilt from all of them in
 id order (the best per new cell stays); the run store keeps each program's measures as they were
 when it was evaluated.
+
+With a run store, vectors are read from and written to its `embeddings` table
+(`qd.program.embedding_cache`), so a resumed run or a report does not embed a program twice.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from mutators.program.blocks import ProgramTemplate, TemplateError
+from qd.program.embedding_cache import EmbeddingCache
 from qd.program.novelty import Embedder, make_embedder
 
 
@@ -91,15 +95,18 @@ class EmbeddingProjection:
         measures: The problem's `MeasureConfig`s (only `source = "embedding"` ones are filled).
         settings: `[problem.embedding]` (embedder, refit_every, min_programs).
         embedder: Overrides the embedder named in `settings` (tests).
+        cache: Stored vectors of the run (read and, when writable, written), or None.
     """
 
     def __init__(self, measures: Sequence[Any], settings: Any,
-                 embedder: Embedder | None = None) -> None:
+                 embedder: Embedder | None = None, cache: EmbeddingCache | None = None) -> None:
         self.positions = [(j, m.index) for j, m in enumerate(measures) if m.source == "embedding"]
         self.components = max(k for _, k in self.positions) + 1
         self.settings = settings
         self.embedder = embedder or make_embedder(settings.embedder,
                                                   "problem.embedding.embedder")
+        self.cache = cache
+        self.embedded = 0  # vectors computed by the embedder (not found in memory or the cache)
         self.fits = 0
         self.fit_ids: tuple[int, ...] = ()
         self._vectors: dict[int, np.ndarray] = {}
@@ -114,8 +121,36 @@ class EmbeddingProjection:
     def vector(self, pid: int, code: str) -> np.ndarray:
         """The embedding of program `pid` (computed once, then cached)."""
         if pid not in self._vectors:
-            self._vectors[pid] = np.asarray(self.embedder.embed([code])[0], dtype=np.float64)
+            self.prefetch({pid: code})
         return self._vectors[pid]
+
+    def _key_text(self, code: str) -> str:
+        """The text a program's vector depends on (what the store's cache is keyed by)."""
+        return embedded_text(code) if isinstance(self.embedder, BlockEmbedder) else code
+
+    def prefetch(self, codes: Mapping[int, str]) -> None:
+        """Make the vectors of programs (id → code) available: from memory, else the run
+        store's cache (one query), else the embedder, one program per call (new vectors go to
+        the cache in one write).
+        """
+        missing = {pid: self._key_text(code) for pid, code in codes.items()
+                   if pid not in self._vectors}
+        if not missing:
+            return
+        name = self.settings.embedder
+        stored = (self.cache.get_many(name, set(missing.values())) if self.cache is not None
+                  else {})
+        computed: dict[str, np.ndarray] = {}
+        for pid, text in missing.items():
+            raw = stored.get(text)
+            if raw is None:
+                raw = computed.get(text)
+            if raw is None:
+                raw = computed[text] = np.asarray(self.embedder.embed([codes[pid]])[0])
+                self.embedded += 1
+            self._vectors[pid] = np.asarray(raw, dtype=np.float64)
+        if computed and self.cache is not None:
+            self.cache.put_many(name, computed)
 
     def coordinates(self, pid: int, code: str) -> np.ndarray:
         """Whitened principal coordinates of a program (zeros before the first fit)."""
@@ -160,6 +195,7 @@ class EmbeddingProjection:
         return fitted
 
     def _refit(self, ids: Sequence[int]) -> None:
+        self.prefetch({i: self._codes[i] for i in ids})
         matrix = np.stack([self.vector(i, self._codes[i]) for i in ids])
         self._fit = fit_whitened_pca(matrix, self.components)
         self.fit_ids = tuple(ids)
@@ -192,6 +228,9 @@ class EmbeddingProjection:
         """
         updated: dict[int, Any] = {}
         entries = []
+        if self._fit is not None:
+            self.prefetch({pid: r.code for pid, r in records.items()
+                           if r.score is not None and r.measures})
         for pid in sorted(records):
             record = records[pid]
             if record.score is None or not record.measures:
@@ -203,9 +242,9 @@ class EmbeddingProjection:
         return updated
 
 
-def embedding_projection(problem: Any, embedder: Embedder | None = None
-                         ) -> EmbeddingProjection | None:
+def embedding_projection(problem: Any, embedder: Embedder | None = None,
+                         cache: EmbeddingCache | None = None) -> EmbeddingProjection | None:
     """The projection a program problem needs, or None without `source = "embedding"` axes."""
     if not any(m.source == "embedding" for m in problem.measures):
         return None
-    return EmbeddingProjection(problem.measures, problem.embedding, embedder)
+    return EmbeddingProjection(problem.measures, problem.embedding, embedder, cache)

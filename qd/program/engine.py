@@ -22,6 +22,7 @@ import numpy as np
 
 from mutators.program.types import MutationContext, ProgramRecord
 from qd.events import EngineListener, ProgramStatus, RunEnd, RunStart
+from qd.program.embedding_cache import EmbeddingCache
 from qd.program.evaluate import ProgramOutcome
 from qd.program.setup import ProgramSetup
 from qd.program_store import ProgramRow, ProgramStore
@@ -49,6 +50,8 @@ class ProgramEngine:
         self.listeners = list(listeners)
         self.store = store
         self.programs = ProgramStore(store) if store is not None else None
+        if store is not None and setup.projection is not None:  # vectors kept in the store
+            setup.projection.cache = EmbeddingCache.of_store(store, writable=True)
         self.records: dict[int, ProgramRecord] = {}
         self.generations: dict[int, int] = {}
         self.evaluations = 0

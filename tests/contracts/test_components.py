@@ -7,6 +7,8 @@ import qd
 from archives import archive_registry
 from mutators import emitter_registry
 from problems import problem_registry
+from qd.api import is_program_spec
+from qd.spec_loader import builtin_specs
 from tests.conftest import small_spec
 
 ARCHIVE_OPTIONS = {
@@ -72,4 +74,14 @@ def test_every_registered_component_is_covered():
 def test_every_builtin_problem_runs_from_its_spec(name):
     result = qd.evolve(name, budget=200, overrides=["run.seed=1"], write=False)
     assert result.end.evaluations >= 200
+    assert result.archive.stats().num_elites > 0
+
+
+@pytest.mark.parametrize("name", sorted(builtin_specs()))
+def test_every_builtin_spec_validates_and_numeric_ones_run_an_iteration(name):
+    loaded = qd.load_spec(name)
+    if is_program_spec(loaded.spec):
+        return  # validated above; program runs need an LLM (tests/program)
+    result = qd.evolve(name, budget=1, write=False)  # one whole iteration
+    assert result.end.iterations == 1
     assert result.archive.stats().num_elites > 0

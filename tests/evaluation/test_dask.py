@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from pathlib import Path
 
 import dask
@@ -131,7 +132,9 @@ def test_numeric_run_matches_local_backend_exactly():
 
 
 class _KillWorker(EngineListener):
-    """Kills one worker process shortly after iteration `at` starts evaluating the next batch."""
+    """After iteration `at`, SIGKILLs the first worker process the scheduler shows busy with a
+    chunk of the next batch (so the kill lands inside a chunk however loaded the machine is).
+    """
 
     def __init__(self, client, at: int) -> None:  # noqa: ANN001 - distributed.Client
         self.client, self.at = client, at
@@ -142,8 +145,20 @@ class _KillWorker(EngineListener):
         if self.killed is not None:
             self.iterations_after += 1
         elif metrics.iteration >= self.at:
-            self.killed = sorted(self.client.run(os.getpid).values())[0]
-            threading.Timer(0.08, os.kill, (self.killed, signal.SIGKILL)).start()
+            pids = self.client.run(os.getpid)
+            self.killed = -1
+            threading.Thread(target=self._kill_when_busy, args=(pids,), daemon=True).start()
+
+    def _kill_when_busy(self, pids: dict[str, int]) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            busy = [w for w, keys in self.client.processing().items() if keys and w in pids]
+            if busy:
+                time.sleep(0.02)  # inside the chunk's ~160 ms of work
+                self.killed = pids[busy[0]]
+                os.kill(self.killed, signal.SIGKILL)
+                return
+            time.sleep(0.002)
 
 
 def test_killed_worker_loses_no_evaluation(tmp_path: Path, caplog):
@@ -163,7 +178,7 @@ def test_killed_worker_loses_no_evaluation(tmp_path: Path, caplog):
         with caplog.at_level(logging.WARNING, logger="qd.evaluation.dask_batch"):
             remote = qd.evolve(spec, write=False, listeners=[killer],
                                overrides=[f'run.cluster="{cluster.scheduler_address}"'])
-        assert killer.killed is not None and killer.iterations_after >= 3
+        assert killer.killed > 0 and killer.iterations_after >= 3  # a worker was killed
         client.wait_for_workers(2, timeout=30)
         assert killer.killed not in client.run(os.getpid).values()  # the nanny restarted it
     assert any("resubmitted" in r.getMessage() for r in caplog.records)

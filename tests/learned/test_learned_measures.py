@@ -14,13 +14,7 @@ from qd.learned.measures import OBSERVATION_FIELD
 from qd.spec_loader import validate_spec
 from qd.store import RunStore
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def arm_spec(**measures) -> dict:
@@ -135,3 +129,8 @@ def test_forced_resume_rebuilds_a_learned_archive_from_the_store(tmp_path):
     assert forced.end.evaluations == 32 * 8
     assert forced.metrics[0].num_elites > 0
     assert first.end.stats.num_elites > 0
+
+
+def test_set_overrides_reach_into_the_shorthand():
+    spec = qd.load_spec("maze_aurora", ["measures.latent_dim=3"]).spec
+    assert spec.measures.latent_dim == 3 and spec.measures.kind == "learned"

@@ -8,13 +8,7 @@ from pydantic import ValidationError
 import qd
 from problems.hexapod import HALF_WIDTH, HIP_X, TRIPODS, HexapodConfig, HexapodGait
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- a plain-python reference, one controller at a time ----------------------------------------

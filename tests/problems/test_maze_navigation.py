@@ -8,14 +8,7 @@ from pydantic import ValidationError
 import qd
 from problems.maze import LAYOUTS, RAY_ANGLES, MazeConfig, MazeNavigation
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small torch ops run fastest (and most predictably on a busy 2-core machine) on 1 thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- a plain-python reference robot, one individual at a time ---------------------------------

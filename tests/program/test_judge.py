@@ -284,10 +284,12 @@ PROGRAMS = [
 
 @needs_local_model
 def test_embedded_model_gives_parseable_ratings():
-    from qd.judge.build import resolved_judge_model
+    from qd.judge.build import effective_section, resolved_judge_model
 
-    section = JudgeSection.model_validate({"model": "local", "axes": [
-        {"name": "approach", "low": "greedy", "high": "optimisation-based"}]})
+    axes = [{"name": "approach", "low": "greedy", "high": "optimisation-based"}]
+    default = JudgeSection.model_validate({"model": "local", "axes": axes})
+    assert effective_section(default).scoring == "sample"  # auto on the shared local server
+    section = JudgeSection.model_validate({"model": "local", "axes": axes, "scoring": "logprobs"})
     with resolved_judge_model(section, []) as model:
         assert model.mode == "completion" and model.key == "judge/local/local"
         judge = Judge(section, model, LLMClient(), JudgeRecords())
@@ -297,3 +299,9 @@ def test_embedded_model_gives_parseable_ratings():
     assert all(0.0 <= r <= 10.0 for r in ratings)
     assert judge.failures == 0, [c.answer for c in asked]
     assert all(c.prompt_tokens > 0 for c in asked)
+    # scoring = "logprobs": the judge's own server returns logprobs, so ratings are expected
+    # values that differ between clearly different programs (which is not to say that the
+    # 270M model orders them sensibly: see docs/judge.md)
+    assert judge.logprobs_ok is True
+    assert all(c.prompt.endswith("Rating (0-10): ") for c in asked if c.kind == "rate:approach")
+    assert abs(ratings[0] - ratings[1]) > 0.01, ratings
