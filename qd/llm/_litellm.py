@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
 import threading
 from types import ModuleType
+from typing import Any
 
 _lock = threading.Lock()
 _module: ModuleType | None = None
@@ -64,3 +66,12 @@ def _warm_up(litellm: ModuleType) -> None:
 def is_loaded() -> bool:
     """Whether `load_litellm` has run in this process."""
     return _module is not None
+
+
+def quiet_unclosed_sessions(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Drop aiohttp's "Unclosed client session/connector" notices (litellm keeps one HTTP
+    session per event loop and never closes it); report everything else as usual.
+    """
+    if str(context.get("message", "")).startswith("Unclosed"):
+        return
+    loop.default_exception_handler(context)

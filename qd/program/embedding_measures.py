@@ -19,6 +19,7 @@ With a run store, vectors are read from and written to its `embeddings` table
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -28,6 +29,8 @@ import numpy as np
 from mutators.program.blocks import ProgramTemplate, TemplateError
 from qd.program.embedding_cache import EmbeddingCache
 from qd.program.novelty import Embedder, make_embedder
+
+log = logging.getLogger(__name__)
 
 
 def embedded_text(code: str) -> str:
@@ -193,6 +196,18 @@ class EmbeddingProjection:
                     self._refit(self._prefix_ok)
                     fitted = True
         return fitted
+
+    def settle_archive(self, pid: int, code: str | None, archive: Any,
+                       records: dict[int, Any]) -> dict[str, int] | None:
+        """`settle`, and after a refit re-measure every valid program: `archive` is rebuilt
+        and `records` updated. Returns the refit's summary (fit, programs, elites), or None.
+        """
+        if not self.settle(pid, code):
+            return None
+        records.update(self.rebuild(archive, records))
+        info = {"fit": self.fits, "programs": len(self.fit_ids), "elites": len(archive.ids())}
+        log.info("embedding measures refitted", extra={"event": "embedding_refit", **info})
+        return info
 
     def _refit(self, ids: Sequence[int]) -> None:
         self.prefetch({i: self._codes[i] for i in ids})

@@ -22,6 +22,7 @@ import numpy as np
 
 from mutators.program.types import MutationContext, ProgramRecord
 from qd.events import EngineListener, ProgramStatus, RunEnd, RunStart
+from qd.llm._litellm import quiet_unclosed_sessions
 from qd.program.embedding_cache import EmbeddingCache
 from qd.program.evaluate import ProgramOutcome
 from qd.program.setup import ProgramSetup
@@ -108,7 +109,7 @@ class ProgramEngine:
             return pool.submit(asyncio.run, self._run()).result()
 
     async def _run(self) -> RunEnd:
-        asyncio.get_running_loop().set_exception_handler(_quiet_unclosed_sessions)
+        asyncio.get_running_loop().set_exception_handler(quiet_unclosed_sessions)
         self._t0 = time.perf_counter()
         self._restore()
         if self.s.judge is not None:  # fail before spending the budget if the judge is unusable
@@ -353,14 +354,11 @@ class ProgramEngine:
             self._finish(row.id, row.code, row.parents, outcome, None, 0.0)
 
     def _settle(self, pid: int, code: str | None) -> None:
-        """Program `pid` is final (`code` when valid): after an embedding refit, re-measure
-        every valid program and rebuild the archive from them.
-        """
-        projection = self.s.projection
-        if projection is not None and projection.settle(pid, code):
-            self.records.update(projection.rebuild(self.s.archive, self.records))
-            log.info("embedding measures refitted on %d programs (fit %d)",
-                     len(projection.fit_ids), projection.fits)
+        """Program `pid` is final (`code` when valid); embedding refits rebuild the archive."""
+        p = self.s.projection
+        refit = p.settle_archive(pid, code, self.s.archive, self.records) if p else None
+        if refit is not None and self.store is not None:
+            self.store.event("embedding_refit", **refit)
 
     # --- persistence -------------------------------------------------------------------------
 
@@ -401,11 +399,3 @@ class ProgramEngine:
         metrics = self.store.metrics()
         self._elapsed_before = metrics[-1].elapsed_s if metrics else 0.0
 
-
-def _quiet_unclosed_sessions(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """Drop aiohttp's "Unclosed client session/connector" notices (litellm keeps one HTTP
-    session per event loop and never closes it); report everything else as usual.
-    """
-    if str(context.get("message", "")).startswith("Unclosed"):
-        return
-    loop.default_exception_handler(context)

@@ -250,6 +250,8 @@ def test_run_with_embedding_axis_refits_and_resumes_to_the_same_archive(
     try:
         rows = ProgramStore(store).all()
         assert [r.status for r in rows].count("ok") == 5  # nothing left the program store
+        refits = store.events("embedding_refit")
+        assert [(e["fit"], e["programs"]) for e in refits] == [(1, 3), (2, 5)]
         # report / export path: the stored rows replay the same projection
         _assert_same(_elites(rebuild_program_archive(spec, ProgramStore(store).all("ok"))),
                      _elites(first.programs.s.archive))
