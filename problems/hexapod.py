@@ -182,6 +182,21 @@ class HexapodGait(TorchProblem):
         foot_x = self.hip_x[:, None] + cfg.leg_length * torch.sin(cfg.swing_angle * swing)
         return lift <= 0, foot_x
 
+    @property
+    def observation_dim(self) -> int:
+        """Length of an observation: the 6 feet's contacts at each sample of one cycle."""
+        return 6 * self.config.period  # type: ignore[attr-defined]
+
+    def observe(self, solutions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Objectives, measures, and the raw observation for learned measures: the gait
+        diagram, whether each foot is on the ground (1) or not (0) at each of the `period`
+        samples of one cycle (the controller is periodic, so one cycle is the whole gait).
+        """
+        objectives, measures = self._evaluate(solutions)
+        contact, _ = self.gait(solutions)
+        period = self.config.period  # type: ignore[attr-defined]
+        return objectives, measures, contact[..., :period].to(self.dtype).flatten(1)
+
     def _evaluate(self, solutions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.config
         assert isinstance(cfg, HexapodConfig)

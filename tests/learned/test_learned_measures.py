@@ -39,7 +39,7 @@ def test_shorthand_and_bad_values_give_clear_errors(run_cli, tmp_path):
     with pytest.raises(qd.SpecError, match="measures.*unknown measures 'lerned'"):
         validate_spec({**arm_spec(), "measures": "lerned"}, None, "test")
     with pytest.raises(qd.SpecError, match="measures: problem SphereLP has no raw observations.*"
-                                           "arm_repertoire, maze_navigation"):
+                                           "arm_repertoire, hexapod_gait, maze_navigation"):
         qd.evolve({**arm_spec(), "problem": {"name": "sphere_lp", "dim": 4}}, write=False)
     path = tmp_path / "spec.toml"
     path.write_text('measures = "learned"\n[problem]\nname = "sphere_lp"\n')
@@ -59,6 +59,16 @@ def test_observations_end_where_the_hand_made_measures_are():
         scale = (torch.tensor(problem.layout.size, dtype=torch.float64)
                  if hasattr(problem, "layout") else problem.link_length * problem.solution_dim)
         torch.testing.assert_close(observations[:, -2:] * scale, measures, rtol=0, atol=1e-12)
+
+
+def test_hexapod_observation_is_the_gait_diagram_behind_the_duty_factors():
+    spec = {**arm_spec(), "problem": {"name": "hexapod_gait", "steps": 100, "period": 25}}
+    problem = components(spec).problem.inner
+    solutions = torch.rand(8, problem.solution_dim, dtype=torch.float64)
+    _, duty, observations = problem.observe(solutions)
+    assert observations.shape == (8, 6 * 25) and set(observations.unique().tolist()) <= {0, 1}
+    # steps is 4 whole cycles, so each leg's duty factor is its contact share in one cycle
+    torch.testing.assert_close(observations.reshape(8, 6, 25).mean(-1), duty)
 
 
 def test_refit_reinserts_the_best_elite_of_every_new_cell():
@@ -134,3 +144,22 @@ def test_forced_resume_rebuilds_a_learned_archive_from_the_store(tmp_path):
 def test_set_overrides_reach_into_the_shorthand():
     spec = qd.load_spec("maze_aurora", ["measures.latent_dim=3"]).spec
     assert spec.measures.latent_dim == 3 and spec.measures.kind == "learned"
+
+
+@pytest.mark.parametrize("archive, emitter", [
+    ({"name": "cvt", "centroids": 50, "samples": 2000}, {"name": "gaussian", "sigma": 0.3}),
+    ({"name": "sliding_boundaries", "cells": [8, 8], "remap_frequency": 2},
+     {"name": "gaussian", "sigma": 0.3}),
+    ({"name": "proximity", "k_neighbors": 5}, {"name": "iso_line"}),
+    ({"name": "grid", "cells": [10, 10]}, {"name": "cma_mae", "sigma0": 0.3,
+                                            "learning_rate": 0.1}),
+    ({"name": "grid", "cells": [10, 10]}, {"name": "cma_me", "sigma0": 0.3}),
+])
+def test_every_archive_family_and_emitter_kind_takes_learned_measures(archive, emitter):
+    spec = {**arm_spec(refit_every=2), "archive": archive,
+            "emitters": [{**emitter, "batch_size": 16}]}
+    result = qd.evolve(spec, budget=16 * 8, write=False)
+    elites = result.archive.elites()
+    assert result.end.iterations == 8 and len(elites["objective"]) > 0
+    assert np.all((elites["measures"] >= 0) & (elites["measures"] <= 1))
+    assert elites[OBSERVATION_FIELD].shape == (len(elites["objective"]), 12)
