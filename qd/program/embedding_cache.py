@@ -19,7 +19,7 @@ import hashlib
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -123,6 +123,34 @@ class EmbeddingCache:
         if not self._warned:
             log.warning(message)
             self._warned = True
+
+
+class StoredEmbedder:
+    """An `Embedder` whose vectors come from (and go to) a run store's `embeddings` table, so a
+    resumed run's duplicate filter does not embed every earlier program again.
+
+    Args:
+        inner: The embedder; a `BlockEmbedder` is keyed by the EVOLVE-BLOCK text it embeds.
+        name: Its registry name (part of the row key).
+        cache: The run store's cache.
+    """
+
+    def __init__(self, inner: Any, name: str, cache: EmbeddingCache) -> None:
+        self.inner, self.name, self.cache = inner, name, cache
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts, computing only those whose vector is not stored (then storing them)."""
+        from qd.program.embedding_measures import BlockEmbedder, embedded_text
+
+        block = isinstance(self.inner, BlockEmbedder)
+        model = self.inner.inner if block else self.inner
+        keys = [embedded_text(t) if block else t for t in texts]
+        vectors = self.cache.get_many(self.name, set(keys))
+        computed = {k: np.asarray(model.embed([k])[0]) for k in dict.fromkeys(keys)
+                    if k not in vectors}
+        self.cache.put_many(self.name, computed)
+        vectors.update(computed)
+        return np.stack([vectors[k] for k in keys])
 
 
 def _decode(dim: int, dtype: str, blob: bytes) -> np.ndarray | None:

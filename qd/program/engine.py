@@ -51,8 +51,11 @@ class ProgramEngine:
         self.listeners = list(listeners)
         self.store = store
         self.programs = ProgramStore(store) if store is not None else None
-        if store is not None and setup.projection is not None:  # vectors kept in the store
-            setup.projection.cache = EmbeddingCache.of_store(store, writable=True)
+        if store is not None:  # code embeddings kept in the store
+            cache = EmbeddingCache.of_store(store, writable=True)
+            if setup.projection is not None:
+                setup.projection.cache = cache
+            setup.novelty.store_vectors(cache)
         self.records: dict[int, ProgramRecord] = {}
         self.generations: dict[int, int] = {}
         self.evaluations = 0

@@ -15,7 +15,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -78,6 +78,8 @@ class NgramEmbedder:
 #: Code embedders by name; each entry builds a fresh embedder with default settings.
 embedder_registry: Registry[Callable[[], Embedder]] = Registry("embedder")
 embedder_registry.register("ngram")(NgramEmbedder)
+#: Embedders cheap enough that storing their vectors would cost more than recomputing them.
+CHEAP_EMBEDDERS = frozenset({"ngram"})
 
 
 @embedder_registry.register("minilm")
@@ -119,17 +121,29 @@ class NoveltyFilter:
         threshold: Cosine similarity at or above which a program is a near duplicate
             (1.0 disables the embedding stage; exact duplicates are always rejected).
         embedder: Code embedder; default `NgramEmbedder()`.
+        name: The embedder's registry name (needed to keep its vectors in a run store).
     """
 
-    def __init__(self, threshold: float = 0.995, embedder: Embedder | None = None) -> None:
+    def __init__(self, threshold: float = 0.995, embedder: Embedder | None = None,
+                 name: str | None = None) -> None:
         self.threshold = threshold
         self.embedder = embedder or NgramEmbedder()
+        self.name = name
         self._hashes: set[str] = set()
         self._vectors: list[np.ndarray] = []
         self._matrix: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self._hashes)
+
+    def store_vectors(self, cache: Any) -> None:
+        """Keep the vectors of a model embedder (not the cheap n-grams) in a run store's
+        `EmbeddingCache`, so a resumed run does not embed every earlier program again.
+        """
+        if self.name is not None and self.name not in CHEAP_EMBEDDERS and self.threshold < 1.0:
+            from qd.program.embedding_cache import StoredEmbedder
+
+            self.embedder = StoredEmbedder(self.embedder, self.name, cache)
 
     def check(self, code: str, near: bool = True) -> NoveltyVerdict:
         """Judge `code` against everything added so far (does not add it); `near=False` skips

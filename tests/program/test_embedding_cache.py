@@ -22,7 +22,7 @@ from qd.program.novelty import NgramEmbedder
 from qd.program_store import ProgramStore
 from qd.report.source import ReadOnlyStore
 from qd.store import _MIGRATIONS, SCHEMA_VERSION, RunStore, StoreError, connect_readonly
-from tests.program.conftest import TOY, Reply, improving_diff, prompt_text
+from tests.program.conftest import TOY, Reply, improving_diff, prompt_text, toy_overrides
 from tests.program.test_embedding_measures import _assert_same, _elites, _embedding_overrides
 
 torch.set_num_threads(1)
@@ -166,3 +166,26 @@ def test_report_and_resume_do_not_embed_stored_programs(scripted_llm_server, tmp
         assert embedded["texts"] > 0 and _rows(reader.conn) == 0
     np.testing.assert_array_equal(np.sort(again["solution_0"]),
                                   np.sort(resumed.programs.s.archive.ids()))
+
+
+def test_minilm_duplicate_filter_keeps_its_vectors_in_the_store(scripted_llm_server, tmp_path,
+                                                                monkeypatch):
+    scripted_llm_server.respond_with(lambda r: Reply(text=improving_diff(prompt_text(r))))
+    run = tmp_path / "run"
+    overrides = toy_overrides(scripted_llm_server, **{"novelty.embedder": '"minilm"'})
+    first = qd.evolve(TOY, out=run, overrides=overrides)
+    seen = len(first.programs.s.novelty)
+    assert first.programs.s.novelty.threshold == 0.9999  # the minilm default
+    with closing(ReadOnlyStore.open(run)) as reader:
+        assert _rows(reader.conn) >= 2  # the filter's vectors, one per distinct block text
+    embedded = {"texts": 0}
+    real = MiniLMEmbedder.embed
+
+    def counting(self, texts):  # noqa: ANN001, ANN202
+        embedded["texts"] += len(texts)
+        return real(self, texts)
+
+    monkeypatch.setattr(MiniLMEmbedder, "embed", counting)
+    resumed = qd.resume(run, budget=6)  # nothing left to evaluate: only the restore runs
+    assert len(resumed.programs.s.novelty) == seen
+    assert embedded["texts"] == 0  # every earlier program's vector came from the store

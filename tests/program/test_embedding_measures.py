@@ -265,3 +265,11 @@ def test_run_with_embedding_axis_refits_and_resumes_to_the_same_archive(
     assert resumed.programs.s.projection.fits == whole.programs.s.projection.fits == 3
     _assert_same(_elites(resumed.programs.s.archive), _elites(whole.programs.s.archive))
     assert len(whole.programs.s.archive.ids()) >= 3
+
+
+def test_near_duplicate_threshold_defaults_follow_the_embedder():
+    from qd.program.config import NoveltySection
+
+    assert NoveltySection().effective_threshold == 0.995
+    assert NoveltySection(embedder="minilm").effective_threshold == 0.9999
+    assert NoveltySection(embedder="minilm", threshold=0.99).effective_threshold == 0.99
