@@ -79,10 +79,10 @@ class GoExploreEmitter(EmitterBase):
         action_repeat: float,
         seed: int,
     ) -> None:
-        super().__init__(archive, solution_dim=problem.state_dim, bounds=None,
+        super().__init__(archive, solution_dim=2 * problem.state_dim, bounds=None,
                          lower_bounds=None, upper_bounds=None)
         self._problem = problem
-        self._x0 = np.asarray(x0, dtype=np.float64)
+        self._x0 = np.asarray(x0, dtype=np.float64)[: problem.state_dim]
         self._cells = batch_size
         self._steps = explore_steps
         self._repeat = action_repeat
@@ -118,7 +118,8 @@ class GoExploreEmitter(EmitterBase):
         indices = np.asarray(data["index"])
         weights = self.weights(indices)
         pick = self._rng.choice(len(indices), size=self._cells, p=weights / weights.sum())
-        return np.asarray(data["solution"], dtype=np.float64)[pick], indices[pick]
+        states = np.asarray(data["solution"], dtype=np.float64)[pick, : self._x0.size]
+        return states, indices[pick]
 
     def actions(self) -> np.ndarray:
         """Random actions (steps, B, A) in [-1, 1], each repeating the previous with p = repeat."""
@@ -130,7 +131,8 @@ class GoExploreEmitter(EmitterBase):
         return fresh
 
     def ask(self) -> np.ndarray:
-        """Every state visited while exploring: (batch_size * explore_steps, state_dim).
+        """Every state visited while exploring, each followed by the state its segment started
+        from: (batch_size * explore_steps, 2 * state_dim).
 
         Rows come grouped by selected cell, in step order.
         """
@@ -144,7 +146,8 @@ class GoExploreEmitter(EmitterBase):
             for t in range(self._steps):
                 states = self._problem.step_states(states, torch.from_numpy(actions[t]).to(device))
                 visited[:, t] = states
-        return visited.reshape(-1, starts.shape[1]).cpu().numpy()
+        rows = visited.reshape(-1, starts.shape[1]).cpu().numpy()
+        return np.concatenate([rows, np.repeat(starts, self._steps, axis=0)], axis=1)
 
     def tell(self, solution: Any, objective: Any, measures: Any, add_info: Any,
              **fields: Any) -> None:
@@ -172,6 +175,16 @@ class GoExplore(EmitterFamily):
                 "or problem"
             )
         return StateSpaceProblem(problem)
+
+    def x0(self, context: EmitterContext) -> np.ndarray:
+        """The configured start state (S entries) or the problem's, with itself as origin."""
+        if self.config.x0 is None:
+            return context.x0
+        state = np.asarray(self.config.x0, dtype=float)
+        size = context.x0.size // 2
+        if state.shape != (size,):
+            raise SpecError(f"emitters.x0: a start state has {size} entries, got {state.size}")
+        return np.concatenate([state, state])
 
     def _build_one(self, archive: ArchiveBase, context: EmitterContext, seed: int) -> EmitterBase:
         cfg = self.config

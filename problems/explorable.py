@@ -59,8 +59,11 @@ def is_explorable(problem: Any) -> bool:
 class StateSpaceProblem:
     """A problem whose solutions are states of an explorable problem.
 
-    `evaluate(states)` scores the states themselves (no rollout): the objective and measures a
-    rollout ending in that state would get.
+    A solution is a state followed by its *origin*: the state its exploration segment started
+    from (the archived state that was restored), both S long, so `solution_dim` = 2 S. The
+    origin links every stored state to the one it was reached from, which is how the path to
+    any state is recovered from the run store (`qd.report.trajectories`). `evaluate` scores
+    the state itself (no rollout): the objective and measures a rollout ending there would get.
 
     Args:
         problem: The explorable problem.
@@ -70,21 +73,23 @@ class StateSpaceProblem:
 
     def __init__(self, problem: Explorable) -> None:
         self.problem = problem
-        self.solution_dim = problem.state_dim
+        self.state_dim = problem.state_dim
+        self.solution_dim = 2 * problem.state_dim
         self.measure_dim = problem.measure_dim
         self.measure_bounds = problem.measure_bounds
         self.objective_bounds = problem.objective_bounds
 
     @property
     def x0(self) -> np.ndarray:
-        """The start state, shape (state_dim,)."""
-        return self.problem.start_states(1)[0].detach().cpu().numpy().astype(np.float64)
+        """The start state, whose origin is itself: shape (2 * state_dim,)."""
+        start = self.problem.start_states(1)[0].detach().cpu().numpy().astype(np.float64)
+        return np.concatenate([start, start])
 
     def evaluate(self, solutions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Objectives (B,) and measures (B, M) of states of shape (B, state_dim)."""
+        """Objectives (B,) and measures (B, M) of solutions (B, 2 * state_dim)."""
         if solutions.ndim != 2 or solutions.shape[1] != self.solution_dim:
             raise ValueError(
-                f"states should have shape (batch_size, {self.solution_dim}), "
+                f"states with origins should have shape (batch_size, {self.solution_dim}), "
                 f"got {tuple(solutions.shape)}"
             )
-        return self.problem.evaluate_states(solutions)
+        return self.problem.evaluate_states(solutions[:, : self.state_dim])

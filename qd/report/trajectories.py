@@ -33,19 +33,64 @@ def maze_paths(files: RunFiles, store: ReadOnlyStore, k: int = TRAJECTORIES) -> 
     dims = sorted(int(key.split("_")[1]) for key in table if key.startswith("solution_"))
     solutions = np.stack([table[f"solution_{j}"][best] for j in dims], axis=1)
     problem = MazeNavigation(MazeConfig.model_validate(config))
-    if solutions.shape[1] != problem.solution_dim:
-        return None  # the archive holds states (Go-Explore), not policies to re-simulate
-    with torch.no_grad():
-        points = problem.trajectories(torch.from_numpy(solutions)).numpy()
+    if solutions.shape[1] == 2 * problem.state_dim:  # Go-Explore: states with their origins
+        paths = [state_path(_stored_solutions(store), row, problem.state_dim)
+                 for row in solutions]
+        points = [np.asarray(path)[:, :2] for path in paths]
+    elif solutions.shape[1] == problem.solution_dim:
+        with torch.no_grad():
+            points = list(problem.trajectories(torch.from_numpy(solutions)).numpy())
+    else:
+        return None
     layout = problem.layout
     return {
         "walls": [list(segment) for segment in layout.segments()],
         "start": list(layout.start[:2]),
         "goal": list(layout.goal),
         "paths": [{"index": int(table["index"][i]), "objective": float(table["objective"][i]),
-                   "x": points[n, :, 0].tolist(), "y": points[n, :, 1].tolist()}
+                   "x": points[n][:, 0].tolist(), "y": points[n][:, 1].tolist()}
                   for n, i in enumerate(best)],
     }
+
+
+def _stored_solutions(store: ReadOnlyStore) -> np.ndarray:
+    """Every stored solution of the run, in evaluation order (cached per store)."""
+    cached = getattr(store, "_all_solutions", None)
+    if cached is None:
+        batches = [batch.solutions for batch in store.batches()]
+        cached = np.concatenate(batches) if batches else np.empty((0, 0))
+        store._all_solutions = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def state_path(stored: np.ndarray, solution: np.ndarray, state_dim: int) -> list[np.ndarray]:
+    """The states a Go-Explore run went through to reach `solution`, from the start state.
+
+    Each stored row is a state followed by its origin (the archived state its exploration
+    segment restored); a segment's rows are consecutive and one step apart, so the path is
+    rebuilt backwards: this segment's rows back to its origin, then the row where the origin
+    was itself first visited, its segment, and so on until the origin is the start state.
+    `t` (the last state coordinate) counts the steps since the start.
+    """
+    s = state_dim
+    states = stored[:, :s]
+    row = _first_row(states, solution[:s])
+    path: list[np.ndarray] = []
+    while True:
+        state, origin = stored[row, :s], stored[row, s:]
+        steps = int(round(state[-1] - origin[-1]))  # rows of this segment up to `row`
+        path[:0] = list(states[row - steps + 1: row + 1])
+        if origin[-1] == 0:  # the start state (t = 0) was never a stored row
+            return [origin, *path]
+        row = _first_row(states[:row], origin)
+
+
+def _first_row(states: np.ndarray, state: np.ndarray) -> int:
+    """Index of the first stored row equal to `state` (states are float64-exact copies)."""
+    hits = np.flatnonzero((states == state).all(axis=1))
+    if hits.size == 0:
+        raise ValueError("state not found among the stored evaluations")
+    return int(hits[0])
 
 
 def trajectory_figure(data: dict[str, Any]) -> dict[str, Any]:

@@ -118,11 +118,11 @@ def test_state_space_problem_scores_states():
     problem = MazeNavigation(MazeConfig(layout="medium"))
     assert is_explorable(problem)
     states = StateSpaceProblem(problem)
-    assert states.solution_dim == 4 and states.solution_bounds is None
+    assert states.solution_dim == 8 and states.solution_bounds is None  # state, origin
     assert states.measure_bounds == problem.measure_bounds
     assert states.objective_bounds == problem.objective_bounds
-    np.testing.assert_array_equal(states.x0, [10.0, 15.0, 0.0, 0.0])
-    objective, measures = states.evaluate(torch.tensor([[85.0, 82.0, 1.0, 9.0]],
+    np.testing.assert_array_equal(states.x0, [10.0, 15.0, 0.0, 0.0] * 2)
+    objective, measures = states.evaluate(torch.tensor([[85.0, 82.0, 1.0, 9.0, 80, 80, 0, 5]],
                                                        dtype=torch.float64))
     assert objective.item() == -3.0 and measures.tolist() == [[85.0, 82.0]]
 
@@ -133,17 +133,21 @@ def test_emitter_asks_every_visited_state_and_counts_cells():
     assert isinstance(emitter, GoExploreEmitter)
     assert components.batch_size == emitter.batch_size == 32 * 20
     first = components.scheduler.ask()
-    assert first.shape == (640, 4)
+    assert first.shape == (640, 8)  # each visited state, then the state it was reached from
     np.testing.assert_array_equal(first[::20, 3], np.ones(32))  # all start at t = 0
     np.testing.assert_array_equal(first[19::20, 3], np.full(32, 20.0))
+    np.testing.assert_array_equal(first[:, 4:], np.tile([10.0, 15.0, 0.0, 0.0], (640, 1)))
     objectives, measures = components.evaluator(first)
     components.scheduler.tell(objectives, measures)
     assert emitter.seen.sum() == 640 and emitter.chosen.sum() == 0  # nothing chosen yet
     second = components.scheduler.ask()
     components.scheduler.tell(*components.evaluator(second))
     assert emitter.chosen.sum() == 32
-    # second-round explorations continue from archived states: t runs on from theirs
+    # second-round explorations continue from archived states: t runs on from theirs, and
+    # each row's origin is an archived state, the one restored for its segment
     assert (second[19::20, 3] > 20).any()
+    first_rows = {row[:4].tobytes() for row in first}
+    assert all(row[4:].tobytes() in first_rows for row in second)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -186,10 +190,37 @@ def test_resume_with_replay_equals_an_uninterrupted_run(tmp_path):
     # Checkpoints leave the problem (device tensors) out: a run can resume on another device.
     emitter = build_components(load_spec("maze_go_explore").spec).emitters[0]
     assert "_problem" not in emitter.__getstate__() and emitter._problem is not None
-    # The report of a state archive has no policies to re-simulate, but renders.
+    # The report draws the paths to the best states, rebuilt from the stored origins.
     from qd.report.render import write_report
 
-    assert write_report(run).is_file()
+    assert "trajectory-paths" in write_report(run).read_text()
+
+
+def test_paths_to_archived_states_are_rebuilt_from_the_store(tmp_path):
+    from contextlib import closing
+
+    from qd.report.source import ReadOnlyStore, read_run_files
+    from qd.report.trajectories import maze_paths
+
+    run = tmp_path / "run"
+    result = qd.evolve("maze_go_explore", budget=100_000, seed=1, out=run)
+    assert result.archive.stats().best >= -GOAL_RADIUS
+    problem = MazeNavigation(MazeConfig(layout="medium"))
+    elites = result.archive.elites()
+    with closing(ReadOnlyStore.open(run)) as store:
+        data = maze_paths(read_run_files(run), store, k=5)
+    assert len(data["paths"]) == 5
+    for path in data["paths"]:
+        (at,) = np.flatnonzero(elites["index"] == path["index"])
+        state = elites["solution"][at]
+        xy = np.stack([path["x"], path["y"]], axis=1)
+        assert len(xy) == int(state[3]) + 1  # the start, then one point per step
+        np.testing.assert_array_equal(xy[0], [10.0, 15.0])  # the maze's start
+        np.testing.assert_array_equal(xy[-1], state[:2])  # the archived state
+        step = np.linalg.norm(np.diff(xy, axis=0), axis=1)
+        assert step.max() <= problem.config.speed + 1e-9  # one physical step apart
+        assert np.all(problem.sim.blocked(torch.from_numpy(xy)).numpy() == 0)  # never in a wall
+    assert data["paths"][0]["objective"] >= -GOAL_RADIUS  # the best path ends at the goal
 
 
 def test_sigkilled_run_resumes_to_the_uninterrupted_archive(tmp_path):
