@@ -123,6 +123,19 @@ def test_a_schema_4_store_migrates(tmp_path):
         assert _rows(conn) == 1
 
 
+def count_minilm_texts(monkeypatch) -> dict[str, int]:  # noqa: ANN001
+    """Count the texts MiniLM embeds from now on: `counter["texts"]`."""
+    counter = {"texts": 0}
+    real = MiniLMEmbedder.embed
+
+    def counting(self, texts):  # noqa: ANN001, ANN202
+        counter["texts"] += len(texts)
+        return real(self, texts)
+
+    monkeypatch.setattr(MiniLMEmbedder, "embed", counting)
+    return counter
+
+
 def test_report_and_resume_do_not_embed_stored_programs(scripted_llm_server, tmp_path,
                                                         monkeypatch):
     scripted_llm_server.respond_with(lambda r: Reply(text=improving_diff(prompt_text(r))))
@@ -131,14 +144,7 @@ def test_report_and_resume_do_not_embed_stored_programs(scripted_llm_server, tmp
     part = tmp_path / "part"
     first = qd.evolve(TOY, out=part, overrides=_embedding_overrides(scripted_llm_server, 5))
     spec = qd.load_spec(part / "config.toml").spec
-    embedded = {"texts": 0}
-    real = MiniLMEmbedder.embed
-
-    def counting(self, texts):  # noqa: ANN001, ANN202
-        embedded["texts"] += len(texts)
-        return real(self, texts)
-
-    monkeypatch.setattr(MiniLMEmbedder, "embed", counting)
+    embedded = count_minilm_texts(monkeypatch)
     with closing(ReadOnlyStore.open(part)) as reader:
         ok = ProgramStore(reader).all("ok")
         assert len(ok) == 5
@@ -178,14 +184,7 @@ def test_minilm_duplicate_filter_keeps_its_vectors_in_the_store(scripted_llm_ser
     assert first.programs.s.novelty.threshold == 0.9999  # the minilm default
     with closing(ReadOnlyStore.open(run)) as reader:
         assert _rows(reader.conn) >= 2  # the filter's vectors, one per distinct block text
-    embedded = {"texts": 0}
-    real = MiniLMEmbedder.embed
-
-    def counting(self, texts):  # noqa: ANN001, ANN202
-        embedded["texts"] += len(texts)
-        return real(self, texts)
-
-    monkeypatch.setattr(MiniLMEmbedder, "embed", counting)
+    embedded = count_minilm_texts(monkeypatch)
     resumed = qd.resume(run, budget=6)  # nothing left to evaluate: only the restore runs
     assert len(resumed.programs.s.novelty) == seen
     assert embedded["texts"] == 0  # every earlier program's vector came from the store
