@@ -23,7 +23,6 @@ import numpy as np
 from mutators.program.types import MutationContext, ProgramRecord
 from qd.events import EngineListener, ProgramStatus, RunEnd, RunStart
 from qd.llm._litellm import quiet_unclosed_sessions
-from qd.program.embedding_cache import EmbeddingCache
 from qd.program.evaluate import ProgramOutcome
 from qd.program.setup import ProgramSetup
 from qd.program_store import ProgramRow, ProgramStore
@@ -51,11 +50,8 @@ class ProgramEngine:
         self.listeners = list(listeners)
         self.store = store
         self.programs = ProgramStore(store) if store is not None else None
-        if store is not None:  # code embeddings kept in the store
-            cache = EmbeddingCache.of_store(store, writable=True)
-            if setup.projection is not None:
-                setup.projection.cache = cache
-            setup.novelty.store_vectors(cache)
+        if store is not None:
+            setup.keep_embeddings_in(store)
         self.records: dict[int, ProgramRecord] = {}
         self.generations: dict[int, int] = {}
         self.evaluations = 0

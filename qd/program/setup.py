@@ -28,6 +28,7 @@ from qd.program.config import (
     LLMSection,
     NoveltySection,
 )
+from qd.program.embedding_cache import EmbeddingCache
 from qd.program.embedding_measures import EmbeddingProjection, embedding_projection
 from qd.program.evaluate import ProgramEvaluator
 from qd.program.novelty import NoveltyFilter, make_embedder
@@ -63,6 +64,15 @@ class ProgramSetup:
     extra_state: dict[str, Any] = field(default_factory=dict)
     projection: EmbeddingProjection | None = None  # set when a measure has source = "embedding"
     judge: Any = None  # a qd.judge.Judge, set by the session when the spec has [judge]
+
+    def keep_embeddings_in(self, store: Any) -> None:
+        """Read and write code embeddings (embedding measures, a model-backed duplicate filter)
+        through the run store's `embeddings` table instead of recomputing them.
+        """
+        cache = EmbeddingCache.of_store(store, writable=True)
+        if self.projection is not None:
+            self.projection.cache = cache
+        self.novelty.store_vectors(cache)
 
     def arm(self, index: int) -> tuple[ModelConfig | None, Any]:
         """(model or None for a local operator, operator) of an arm."""

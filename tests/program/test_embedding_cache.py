@@ -21,7 +21,8 @@ from qd.program.minilm import MiniLMEmbedder
 from qd.program.novelty import NgramEmbedder
 from qd.program_store import ProgramStore
 from qd.report.source import ReadOnlyStore
-from qd.store import _MIGRATIONS, SCHEMA_VERSION, RunStore, StoreError, connect_readonly
+from qd.store import RunStore, StoreError, connect_readonly
+from qd.store_schema import MIGRATIONS, SCHEMA_VERSION
 from tests.program.conftest import TOY, Reply, improving_diff, prompt_text, toy_overrides
 from tests.program.test_embedding_measures import _assert_same, _elites, _embedding_overrides
 
@@ -108,7 +109,7 @@ def test_projection_uses_stored_vectors_and_dedups_identical_blocks(tmp_path):
 def test_a_schema_4_store_migrates(tmp_path):
     path = tmp_path / "store.sqlite"
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        for script in _MIGRATIONS[:4]:
+        for script in MIGRATIONS[:4]:
             conn.executescript(script)
         conn.execute("PRAGMA user_version=4")
         conn.execute("INSERT INTO meta VALUES ('kept', '1')")
