@@ -88,7 +88,9 @@ def run_one(method: str, seed: int, rollouts: int) -> dict[str, float]:
 
 def main() -> None:
     """Run every available method over the seeds; print and write the comparison."""
-    from qd.spec_loader import builtin_specs
+    from qd.spec_loader import builtin_specs, load_spec
+
+    steps = load_spec("maze_navigation").spec.problem.steps  # type: ignore[attr-defined]
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 seeds x 6,000 rollouts")
@@ -123,11 +125,11 @@ def main() -> None:
                      f"{summary['coverage']:.3f}", summary["best_median"],
                      summary["seconds_per_run"]])
     wall = time.perf_counter() - t0
-    print_table(f"Deceptive maze (medium), {rollouts} rollouts x 200 steps each, {seeds} seeds",
+    print_table(f"Deceptive maze (medium), {rollouts} rollouts x {steps} steps each, {seeds} seeds",
                 ["method", "spec", "reached goal", "(x, y) coverage", "median best",
                  "s / run"], rows)
     path = write_result("exploration", {
-        "budget": {"rollouts": rollouts, "env_steps": rollouts * 200}, "seeds": seeds,
+        "budget": {"rollouts": rollouts, "env_steps": rollouts * steps}, "seeds": seeds,
         "coverage_grid": GRID, "wall_s": wall, "overrides": OVERRIDES, "methods": methods,
         "missing": [m for m in METHODS if m not in available],
     })

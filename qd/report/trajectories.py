@@ -34,9 +34,9 @@ def maze_paths(files: RunFiles, store: ReadOnlyStore, k: int = TRAJECTORIES) -> 
     solutions = np.stack([table[f"solution_{j}"][best] for j in dims], axis=1)
     problem = MazeNavigation(MazeConfig.model_validate(config))
     if solutions.shape[1] == 2 * problem.state_dim:  # Go-Explore: states with their origins
-        paths = [state_path(_stored_solutions(store), row, problem.state_dim)
-                 for row in solutions]
-        points = [np.asarray(path)[:, :2] for path in paths]
+        stored = np.concatenate([batch.solutions for batch in store.batches()])
+        points = [np.asarray(state_path(stored, row, problem.state_dim))[:, :2]
+                  for row in solutions]
     elif solutions.shape[1] == problem.solution_dim:
         with torch.no_grad():
             points = list(problem.trajectories(torch.from_numpy(solutions)).numpy())
@@ -51,16 +51,6 @@ def maze_paths(files: RunFiles, store: ReadOnlyStore, k: int = TRAJECTORIES) -> 
                    "x": points[n][:, 0].tolist(), "y": points[n][:, 1].tolist()}
                   for n, i in enumerate(best)],
     }
-
-
-def _stored_solutions(store: ReadOnlyStore) -> np.ndarray:
-    """Every stored solution of the run, in evaluation order (cached per store)."""
-    cached = getattr(store, "_all_solutions", None)
-    if cached is None:
-        batches = [batch.solutions for batch in store.batches()]
-        cached = np.concatenate(batches) if batches else np.empty((0, 0))
-        store._all_solutions = cached  # type: ignore[attr-defined]
-    return cached
 
 
 def state_path(stored: np.ndarray, solution: np.ndarray, state_dim: int) -> list[np.ndarray]:
