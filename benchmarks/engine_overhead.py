@@ -30,7 +30,7 @@ from _common import median, print_table, timed, write_result  # noqa: E402
 
 import qd  # noqa: E402
 from problems.linear_projection import SphereLP, SphereLPConfig  # noqa: E402
-from qd.build import derive_seeds  # noqa: E402
+from qd.seeds import derive_seeds  # noqa: E402
 
 DIM, EMITTERS, BATCH, SEED = 100, 5, 36, 7
 

@@ -27,57 +27,55 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from problems.measure_sources import measure_source, measure_source_registry
 from problems.registry import register_problem
 from qd.components import ComponentConfig, StrictModel, existing_file
 
-#: Principal components a `source = "embedding"` measure can use (index 0 to 3).
-EMBEDDING_AXES = 4
-
 
 class MeasureConfig(StrictModel):
-    """One archive axis of a program problem."""
+    """One archive axis of a program problem (sources: `problems/measure_sources.py`)."""
 
-    source: Literal["evaluator", "code_length", "lines", "complexity", "eval_time", "judge",
-                    "embedding"]
+    source: str = Field(description="Where the axis comes from: "
+                        + ", ".join(measure_source_registry.names()) + ".")
     index: int = Field(0, ge=0, description="Position in the evaluator's `measures` list "
-                       "(source judge: position in `judge.axes`).")
+                       "(source judge: position in `judge.axes`; embedding: component).")
     range: tuple[float, float] = Field(description="(low, high) of this axis in the archive "
-                                       "(source judge: default (0, 10)).")
+                                       "(judge: default (0, 10); embedding: (-3, 3)).")
     name: str | None = Field(None, description="Label for reports; default: source[index].")
 
     @model_validator(mode="before")
     @classmethod
-    def _judge_range(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("source") == "judge" and "range" not in data:
-            return {**data, "range": (0.0, 10.0)}  # judge ratings are 0-10
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def _embedding_range(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("source") == "embedding" and "range" not in data:
-            return {**data, "range": (-3.0, 3.0)}  # whitened PCA units: unit variance
+    def _source_and_default_range(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "source" not in data:
+            return data
+        name = data["source"]
+        if name not in measure_source_registry:
+            raise ValueError(f"unknown measure source {name!r}; choose one of: "
+                             f"{', '.join(measure_source_registry.names())}")
+        default = measure_source(name).default_range
+        if "range" not in data and default is not None:
+            return {**data, "range": default}
         return data
 
     @model_validator(mode="after")
     def _ordered(self) -> MeasureConfig:
         if not self.range[0] < self.range[1]:
             raise ValueError(f"range must be (low, high) with low < high, got {list(self.range)}")
-        if self.source == "embedding" and self.index >= EMBEDDING_AXES:
-            raise ValueError(f"source embedding: index is a principal component, 0 to "
-                             f"{EMBEDDING_AXES - 1}; got {self.index}")
+        limit = measure_source(self.source).max_index
+        if limit is not None and self.index >= limit:
+            raise ValueError(f"source {self.source}: index must be 0 to {limit - 1}; "
+                             f"got {self.index}")
         return self
 
     @property
     def label(self) -> str:
         """Display name of the axis."""
-        if self.name:
-            return self.name
-        if self.source == "judge":
-            return f"judge[{self.index}]"
-        if self.source == "embedding":
-            return f"embedding PC{self.index + 1}"
-        return f"evaluator[{self.index}]" if self.source == "evaluator" else self.source
+        return self.name or measure_source(self.source).label(self.index)
+
+    @property
+    def filled_by(self) -> str | None:
+        """The stage that sets this axis after evaluation (None: the evaluator's run)."""
+        return measure_source(self.source).filled_by
 
 
 class EmbeddingMeasureSettings(StrictModel):
@@ -126,6 +124,6 @@ class ProgramProblem:
     """Marker class: program problems are run by the program engine, not the batched one."""
 
     Config = ProgramProblemConfig
-    kind: ClassVar[str] = "program"
+    run_kind: ClassVar[str] = "program"  # run by qd/program (see qd/kinds.py)
     summary = "Evolve EVOLVE-BLOCKs of a program with LLMs; scored by your evaluate.py"
     needs = "an LLM (the embedded local model by default) and a sandbox"

@@ -16,9 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from qd.build import build_components
 from qd.errors import QDError
-from qd.restore import restore
+from qd.kinds import run_kind_of
 from qd.run_dir import CONFIG_FILE, RunDir
 from qd.spec_loader import read_toml, validate_spec
 from qd.store import RunStore
@@ -37,17 +36,7 @@ def archive_table(run: Path, store: RunStore) -> Table:
             return _archive_columns({k: data[k] for k in ("index", "objective", "measures",
                                                           "solution")})
     spec = validate_spec(read_toml(run / CONFIG_FILE), run, str(run / CONFIG_FILE))
-    if getattr(spec.problem, "name", None) == "program":  # type: ignore[attr-defined]
-        from qd.program.archive import rebuild_program_archive
-        from qd.program.embedding_cache import EmbeddingCache
-        from qd.program_store import ProgramStore
-
-        rebuilt = rebuild_program_archive(spec, ProgramStore(store).all("ok"),
-                                          cache=EmbeddingCache.of_store(store))  # read only
-        return _archive_columns(rebuilt.archive.elites())
-    components = build_components(spec)
-    restore(components, run, store)
-    return _archive_columns(components.archive.elites())
+    return _archive_columns(run_kind_of(spec).stored_elites(spec, run, store))
 
 
 def _archive_columns(elites: dict[str, np.ndarray]) -> Table:

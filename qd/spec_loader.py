@@ -117,34 +117,45 @@ def parse_override(item: str) -> tuple[list[str | int], Any]:
 SHORTHAND_KEY = {"measures": "kind"}
 
 
-def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Return a copy of `data` with each `KEY=VALUE` override set (creating tables as needed)."""
+def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str] = (),
+                    settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return a copy of `data` with each `KEY=VALUE` override set (creating tables as needed),
+    then each typed setting (`{"run.budget": 500}`: command-line flags, API keywords), which
+    wins over the overrides and is set as given, never re-parsed from text.
+    """
     result = copy.deepcopy(dict(data))
     for item in overrides:
         path, value = parse_override(item)
-        node: Any = result
-        for i, part in enumerate(path[:-1]):
-            nxt = path[i + 1]
-            if isinstance(part, int):
-                if not isinstance(node, list) or part >= len(node):
-                    raise SpecError(f"--set {item!r}: {_dotted(path[: i + 1])} does not exist")
-                node = node[part]
-                continue
-            if not isinstance(node, dict):
-                raise SpecError(f"--set {item!r}: {_dotted(path[:i])} is not a table")
-            if i == 0 and isinstance(node.get(part), str) and part in SHORTHAND_KEY:
-                node[part] = {SHORTHAND_KEY[part]: node[part]}  # measures = "learned" → table
-            node = node.setdefault(part, [] if isinstance(nxt, int) else {})
-        last = path[-1]
-        if isinstance(last, int):
-            if not isinstance(node, list) or last >= len(node):
-                raise SpecError(f"--set {item!r}: {_dotted(path)} does not exist")
-            node[last] = value
-        elif isinstance(node, dict):
-            node[last] = value
-        else:
-            raise SpecError(f"--set {item!r}: {_dotted(path[:-1])} is not a table")
+        _set(result, path, value, f"--set {item!r}")
+    for key, value in (settings or {}).items():
+        if value is not None:
+            _set(result, [int(p) if p.isdigit() else p for p in key.split(".")], value, key)
     return result
+
+
+def _set(result: dict[str, Any], path: list[str | int], value: Any, label: str) -> None:
+    node: Any = result
+    for i, part in enumerate(path[:-1]):
+        nxt = path[i + 1]
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                raise SpecError(f"{label}: {_dotted(path[: i + 1])} does not exist")
+            node = node[part]
+            continue
+        if not isinstance(node, dict):
+            raise SpecError(f"{label}: {_dotted(path[:i])} is not a table")
+        if i == 0 and isinstance(node.get(part), str) and part in SHORTHAND_KEY:
+            node[part] = {SHORTHAND_KEY[part]: node[part]}  # measures = "learned" → table
+        node = node.setdefault(part, [] if isinstance(nxt, int) else {})
+    last = path[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise SpecError(f"{label}: {_dotted(path)} does not exist")
+        node[last] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise SpecError(f"{label}: {_dotted(path[:-1])} is not a table")
 
 
 def validate_spec(data: Mapping[str, Any], base_dir: Path, origin: str) -> SpecBase:
@@ -162,6 +173,7 @@ def load_spec(
     source: str | Path,
     overrides: Sequence[str] = (),
     *,
+    settings: Mapping[str, Any] | None = None,
     data: Mapping[str, Any] | None = None,
     fmt: str | None = None,
 ) -> LoadedSpec:
@@ -170,7 +182,8 @@ def load_spec(
     Args:
         source: A spec folder, a `.toml` file or the name of a built-in problem; also an
             OpenEvolve or ShinkaEvolve folder (detected, or named by `fmt`).
-        overrides: `KEY=VALUE` strings applied before validation (CLI `--set` and flags).
+        overrides: `KEY=VALUE` strings applied before validation (CLI `--set`).
+        settings: Typed values by dotted key (`{"run.seed": 3}`: flags), applied last.
         data: Use this mapping instead of reading `source` (the base folder still comes from it).
         fmt: Force the folder's format: "qd", "openevolve" or "shinka"; None: detect it.
     """
@@ -178,13 +191,13 @@ def load_spec(
         foreign = _load_foreign(source, fmt)
         if foreign is not None:
             mapped, report = foreign
-            raw = apply_overrides(mapped, overrides)
+            raw = apply_overrides(mapped, overrides, settings)
             folder = Path(source).resolve()
             origin = f"{report.format} folder {source}"
             return LoadedSpec(validate_spec(raw, folder, origin), origin, folder, raw,
                               report.as_dict())
     file, base_dir, origin = resolve_source(source)
-    raw = apply_overrides(read_toml(file) if data is None else data, overrides)
+    raw = apply_overrides(read_toml(file) if data is None else data, overrides, settings)
     return LoadedSpec(validate_spec(raw, base_dir, origin), origin, base_dir, raw)
 
 

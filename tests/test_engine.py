@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import qd
-from qd.build import build_components
-from qd.engine import Engine
 from qd.events import EngineListener
+from qd.numeric.build import build_components
+from qd.numeric.engine import Engine
 from qd.spec_loader import validate_spec
 from tests.conftest import small_spec
 

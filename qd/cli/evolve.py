@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from qd.api import RunResult, evolve, flag_overrides, resume
+from qd.api import RunResult, evolve, resume, run_settings
 from qd.events import EngineListener
 from qd.progress import LineProgress, RichProgress
 from qd.signals import EXIT_CODES
@@ -63,13 +62,12 @@ def evolve_command(
     if resume_:
         if out is not None:
             raise typer.BadParameter("--out cannot be used with --resume", param_hint="--out")
-        overrides = [*(set_ or []), *flag_overrides(seed=seed, device=device),
-                     *_cluster_override(cluster)]
-        return _resume(Path(spec), budget, overrides, force, quiet)
+        return _resume(Path(spec), budget, set_ or [], run_settings(None, seed, device, cluster),
+                       force, quiet)
     if force:
         raise typer.BadParameter("--force only applies with --resume", param_hint="--force")
-    loaded = load_spec(spec, [*(set_ or []), *flag_overrides(budget, seed, device),
-                              *_cluster_override(cluster)], fmt=format_)
+    loaded = load_spec(spec, set_ or [], settings=run_settings(budget, seed, device, cluster),
+                       fmt=format_)
     _warn_foreign(loaded.foreign)
     result = evolve(loaded, out=out, listeners=_listeners(quiet, loaded.spec.run.log_every),
                     handle_signals=True)
@@ -87,27 +85,24 @@ def resume_command(
 ) -> int:
     """Continue a killed, interrupted or finished run exactly where it stopped."""
     _check_device(device)
-    return _resume(run, budget, [*(set_ or []), *flag_overrides(device=device),
-                                 *_cluster_override(cluster)], force, quiet)
+    return _resume(run, budget, set_ or [], run_settings(device=device, cluster=cluster), force,
+                   quiet)
 
 
-def _resume(run: Path, budget: int | None, overrides: list[str], force: bool, quiet: bool) -> int:
+def _resume(run: Path, budget: int | None, overrides: list[str], settings: dict,
+            force: bool, quiet: bool) -> int:
     from qd.run_dir import CONFIG_FILE
     from qd.spec_loader import read_toml
 
     log_every = read_toml(run / CONFIG_FILE).get("run", {}).get("log_every", 10) if (
         run / CONFIG_FILE).is_file() else 10
-    result = resume(run, budget=budget, overrides=overrides, force=force,
+    result = resume(run, budget=budget, overrides=overrides, settings=settings, force=force,
                     listeners=_listeners(quiet, log_every), handle_signals=True)
     restored = result.restored
     if restored is not None and not result.metrics and result.end.reason == "budget":
         print(f"run is already complete: {result.end.evaluations:,} evaluations of a budget of "
               f"{result.spec.run.budget:,}; pass --budget N to extend it", file=sys.stderr)
     return _report(result, f"qd resume {run}")
-
-
-def _cluster_override(cluster: str | None) -> list[str]:
-    return [] if cluster is None else [f"run.cluster={json.dumps(cluster)}"]
 
 
 def _warn_foreign(report: dict | None) -> None:

@@ -50,12 +50,13 @@ def _program_of(run: Path, shown: ShownSolution) -> dict | None:
     """The stored program behind an elite of a program run (its id is the solution), or None."""
     from contextlib import closing
 
-    from qd.program_store import ProgramStore
+    from qd.kinds import run_kind_of
     from qd.run_dir import CONFIG_FILE
     from qd.spec_loader import read_toml
     from qd.store import RunStore
+    from qd.store.programs import ProgramStore
 
-    if read_toml(Path(run) / CONFIG_FILE).get("problem", {}).get("name") != "program":
+    if not run_kind_of(read_toml(Path(run) / CONFIG_FILE)).solutions_are_programs:
         return None
     with closing(RunStore.open(Path(run), readonly=True)) as store:
         row = ProgramStore(store).get(int(shown.solution[0]))

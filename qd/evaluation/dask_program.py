@@ -9,7 +9,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from qd.evaluation.dask_batch import is_lost_worker
 from qd.evaluation.dask_cluster import DaskCluster
-from qd.program.evaluate import ProgramEvaluator, ProgramOutcome
+from qd.evaluation.program import ProgramEvaluator, ProgramOutcome
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,12 @@ from typing import Any
 from qd.errors import SpecError
 from qd.judge.config import LOCAL_MODEL, JudgeSection
 from qd.judge.judge import Judge
-from qd.judge.records import JudgeRecords
 from qd.llm.client import LLMClient
 from qd.llm.models import ModelConfig
 from qd.store import RunStore
+from qd.store.judge_calls import JudgeRecords
 
 #: What a judge measure holds until the judge has rated the program (a cheap built-in).
-_PLACEHOLDER = "code_length"
 
 
 def judge_measure_axes(spec: Any) -> list[tuple[int, int]]:
@@ -38,17 +37,6 @@ def judge_measure_axes(spec: Any) -> list[tuple[int, int]]:
             raise SpecError(f"{where}.index = {index}: judge.axes has only {len(judge.axes)} "
                             f"axis/axes; add [[judge.axes]] entries or lower the index")
     return out
-
-
-def without_judge_measures(problem: Any) -> Any:
-    """A copy of the problem config whose judge measures are cheap placeholders, for the
-    sandbox evaluator (the engine replaces them with the judge's ratings).
-    """
-    if not any(m.source == "judge" for m in problem.measures):
-        return problem
-    measures = [m.model_copy(update={"source": _PLACEHOLDER}) if m.source == "judge" else m
-                for m in problem.measures]
-    return problem.model_copy(update={"measures": measures})
 
 
 def _named(model: ModelConfig, **fields: Any) -> ModelConfig:

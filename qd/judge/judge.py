@@ -22,10 +22,10 @@ from qd.judge.logprobs import (
     zero_after_one,
 )
 from qd.judge.prompts import novelty_prompt, parse_rating, parse_yes_no, rating_prompt
-from qd.judge.records import JudgeCall, JudgeRecords, cache_key
 from qd.llm.client import LLMClient
 from qd.llm.errors import LLMError
 from qd.llm.models import ModelConfig
+from qd.store.judge_calls import JudgeCall, JudgeRecords, cache_key
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ class Judge:
 
     def nearest(self, code: str, ids: Sequence[int], programs: Mapping[int, Any]) -> list[str]:
         """Code of the `section.k` archive programs most similar to `code` (n-gram cosine)."""
-        from qd.program.novelty import NgramEmbedder
+        from qd.embeddings.embedders import NgramEmbedder
 
         if not ids:
             return []

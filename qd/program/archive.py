@@ -15,6 +15,7 @@ import numpy as np
 
 from archives import ArchiveGeometry, QDArchive, archive_registry
 from qd.components import ComponentConfig
+from qd.seeds import derive_seeds
 from qd.selection import ElitePool
 from qd.types import ArchiveStats
 
@@ -92,8 +93,6 @@ class ProgramArchive:
 
 def program_archive(spec: Any) -> ProgramArchive:
     """The empty program archive a spec describes (same seed as the run's)."""
-    from qd.build import derive_seeds
-
     problem = spec.problem
     bounds = tuple((m.range[0], m.range[1]) for m in problem.measures)
     return ProgramArchive(spec.archive, bounds, problem.objective_bounds[0],
@@ -109,7 +108,7 @@ def rebuild_program_archive(spec: Any, rows: Iterable[Any], cache: Any = None
     evaluation time), so the archive matches the run's current one. `cache` (an
     `EmbeddingCache` of the run store) supplies stored vectors instead of re-embedding.
     """
-    from qd.program.embedding_measures import embedding_projection
+    from qd.embeddings.projection import embedding_projection
 
     rows = sorted(rows, key=lambda r: r.id)
     projection = embedding_projection(spec.problem, cache=cache)

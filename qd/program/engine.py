@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from mutators.program.types import MutationContext, ProgramRecord
+from qd.evaluation.program import ProgramOutcome
 from qd.events import EngineListener, ProgramStatus, RunEnd, RunStart
 from qd.llm._litellm import quiet_unclosed_sessions
-from qd.program.evaluate import ProgramOutcome
 from qd.program.setup import ProgramSetup
-from qd.program_store import ProgramRow, ProgramStore
 from qd.store import RunStore
+from qd.store.programs import ProgramRow, ProgramStore
 from qd.types import IterationMetrics
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,12 @@ from typing import Any
 from mutators.program import make_operator
 from problems.program import ProgramProblemConfig
 from qd.bandits import bandit_from_state, make_bandit
-from qd.build import derive_seeds
+from qd.embeddings.cache import EmbeddingCache
+from qd.embeddings.embedders import make_embedder
+from qd.embeddings.projection import EmbeddingProjection, embedding_projection
 from qd.errors import SpecError
-from qd.evaluation.dask_program import DaskProgramEvaluator
-from qd.judge.build import judge_measure_axes, without_judge_measures
+from qd.evaluation.backends import Evaluator, evaluator_backend
+from qd.judge.build import judge_measure_axes
 from qd.llm import LLMClient, ModelConfig
 from qd.program.archive import ProgramArchive, program_archive
 from qd.program.config import (
@@ -28,12 +30,10 @@ from qd.program.config import (
     LLMSection,
     NoveltySection,
 )
-from qd.program.embedding_cache import EmbeddingCache
-from qd.program.embedding_measures import EmbeddingProjection, embedding_projection
-from qd.program.evaluate import ProgramEvaluator
-from qd.program.novelty import NoveltyFilter, make_embedder
+from qd.program.novelty import NoveltyFilter
 from qd.program.proposer import Proposer
 from qd.sandbox import SandboxLimits
+from qd.seeds import derive_seeds
 from qd.selection import make_selector, selector_from_state
 from qd.spec import RunOptions, SpecBase
 
@@ -49,7 +49,7 @@ class ProgramSetup:
     initial_code: str
     task: str
     archive: ProgramArchive
-    evaluator: ProgramEvaluator | DaskProgramEvaluator
+    evaluator: Evaluator
     client: LLMClient
     proposer: Proposer
     arms: list[tuple[ModelConfig | None, Any]]
@@ -128,12 +128,6 @@ def _arms(models: list[ModelConfig], operators: list[Any]) -> list[tuple[ModelCo
     return arms
 
 
-def _evaluator(problem: ProgramProblemConfig, limits: SandboxLimits,
-               cluster: str | None) -> ProgramEvaluator | DaskProgramEvaluator:
-    local = ProgramEvaluator(problem, limits)
-    return DaskProgramEvaluator(local, cluster) if cluster else local
-
-
 def build_program_setup(spec: SpecBase, models: list[ModelConfig]) -> ProgramSetup:
     """Assemble a program run; `models` are the spec's models with the local one resolved."""
     problem: ProgramProblemConfig = spec.problem  # type: ignore[attr-defined]
@@ -155,7 +149,7 @@ def build_program_setup(spec: SpecBase, models: list[ModelConfig]) -> ProgramSet
         initial_code=Path(problem.initial).read_text(encoding="utf-8"),
         task=problem.task or spec.description,
         archive=program_archive(spec),
-        evaluator=_evaluator(without_judge_measures(problem), limits, spec.run.cluster),
+        evaluator=evaluator_backend(spec.run).program(problem, limits, spec.run),
         client=client,
         proposer=Proposer(client, settings.retries),
         arms=arms,

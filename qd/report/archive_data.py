@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from ribs.archives import ArchiveBase
 
-from qd.build import build_components
 from qd.export import archive_table
+from qd.kinds import run_kind_of
 from qd.report.source import RunFiles, checkpoint_archive
 from qd.run_dir import CONFIG_FILE
 from qd.spec_loader import validate_spec
@@ -120,11 +120,7 @@ def _geometry_archive(files: RunFiles, store: RunStore) -> tuple[int | None, Arc
     if found is not None:
         return found
     spec = validate_spec(files.config, files.path, str(Path(files.path) / CONFIG_FILE))
-    if getattr(spec.problem, "name", None) == "program":
-        from qd.program.archive import program_archive
-
-        return None, program_archive(spec).archive.result
-    return None, build_components(spec).archive.result
+    return None, run_kind_of(spec).empty_archive(spec)
 
 
 def _bounds(ribs: ArchiveBase, measures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

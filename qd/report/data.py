@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import tomli_w
 
-from qd.build import derive_seeds
+from qd.kinds import run_kind_of
 from qd.report.archive_data import ArchiveData, load_archive
 from qd.report.sections import ExtraSection, load_sections
 from qd.report.source import ReadOnlyStore, RunFiles, lock_holder, read_run_files
+from qd.seeds import derive_seeds
 from qd.types import ArchiveStats
 
 #: Curves with more stored rows than this are thinned evenly (first and last row kept).
@@ -200,7 +201,7 @@ def _run_info(files: RunFiles, status: str, iterations: int, evaluations: int,
 
 def _is_program_run(config: dict[str, Any]) -> bool:
     """Whether the run evolved programs (LLM proposals) rather than numeric batches."""
-    return config.get("problem", {}).get("name") == "program"
+    return run_kind_of(config).solutions_are_programs
 
 
 def _sessions(store: ReadOnlyStore, run: Path) -> tuple[Session, ...]:

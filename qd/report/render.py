@@ -12,6 +12,7 @@ import jinja2
 
 from qd.atomic import write_text_atomic
 from qd.errors import QDError
+from qd.kinds import run_kind_of
 from qd.report.data import ReportData, load_report_data
 from qd.report.plots import Figure, archive_figures, curves_figure
 from qd.report.source import ReportError
@@ -116,8 +117,8 @@ def _figure_item(figure: Figure) -> dict[str, Any]:
 
 def render_report(data: ReportData) -> str:
     """Render the report page for `data` as one HTML string."""
-    program_run = data.run.problem.get("name") == "program"
-    figures = [*archive_figures(data.archive, program_ids=program_run),
+    programs = run_kind_of({"problem": data.run.problem}).solutions_are_programs
+    figures = [*archive_figures(data.archive, program_ids=programs),
                curves_figure(data.curves)]
     section_figures = {s.key: [_figure_item(Figure(**f)) for f in s.payload.get("figures", ())]
                        for s in data.sections}

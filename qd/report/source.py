@@ -22,8 +22,8 @@ from typing import Any
 
 from ribs.archives import ArchiveBase
 
-from qd.checkpoint import CHECKPOINT_DIR
 from qd.errors import QDError
+from qd.numeric.checkpoint import CHECKPOINT_DIR
 from qd.run_dir import CONFIG_FILE, RunDir
 from qd.run_lock import LOCK_FILE
 from qd.spec_loader import read_toml

@@ -7,7 +7,7 @@ import qd
 from archives import archive_registry
 from mutators import emitter_registry
 from problems import problem_registry
-from qd.api import is_program_spec
+from qd.kinds import run_kind_of
 from qd.spec_loader import builtin_specs
 from tests.conftest import small_spec
 
@@ -80,7 +80,7 @@ def test_every_builtin_problem_runs_from_its_spec(name):
 @pytest.mark.parametrize("name", sorted(builtin_specs()))
 def test_every_builtin_spec_validates_and_numeric_ones_run_an_iteration(name):
     loaded = qd.load_spec(name)
-    if is_program_spec(loaded.spec):
+    if run_kind_of(loaded.spec).solutions_are_programs:
         return  # validated above; program runs need an LLM (tests/program)
     result = qd.evolve(name, budget=1, write=False)  # one whole iteration
     assert result.end.iterations == 1

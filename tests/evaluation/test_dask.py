@@ -18,15 +18,15 @@ import pytest
 
 import qd
 from qd.api import resolve_spec
-from qd.build import build_components
 from qd.errors import SpecError
 from qd.evaluation.dask_batch import DaskBatchEvaluator
 from qd.evaluation.dask_cluster import ClusterError, DaskCluster, parse_cluster_address
 from qd.evaluation.dask_program import DaskProgramEvaluator
 from qd.events import EngineListener
-from qd.program_store import ProgramStore
+from qd.numeric.build import build_components
 from qd.sandbox import SandboxLimits
 from qd.store import RunStore
+from qd.store.programs import ProgramStore
 from tests.conftest import small_spec
 from tests.fixtures.scripted_llm import scripted_llm_server  # noqa: F401  (fixture)
 from tests.program.conftest import TOY, Reply, improving_diff, prompt_text, toy_overrides

@@ -8,8 +8,8 @@ import pytest
 
 import qd
 from qd.cli.main import run as cli
-from qd.program_store import ProgramStore
 from qd.store import RunStore
+from qd.store.programs import ProgramStore
 from tests.formats.conftest import OPENEVOLVE_TOY, SHINKA_TOY, snapshot
 from tests.program.conftest import Reply, improving_diff, prompt_text, toy_overrides
 

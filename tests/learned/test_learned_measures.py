@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import qd
-from qd.build import build_components
-from qd.engine import Engine
 from qd.learned import LearnedMeasuresConfig
 from qd.learned.measures import OBSERVATION_FIELD
+from qd.numeric.build import build_components
+from qd.numeric.engine import Engine
 from qd.spec_loader import validate_spec
 from qd.store import RunStore
 

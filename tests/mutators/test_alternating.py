@@ -13,9 +13,9 @@ import qd
 from mutators import EmitterContext, emitter_registry
 from mutators.alternating import EXPLOIT, EXPLORE, AlternatingConfig, AlternatingEmitter
 from qd.api import resolve_spec
-from qd.build import build_components
-from qd.engine import Engine
 from qd.errors import SpecError
+from qd.numeric.build import build_components
+from qd.numeric.engine import Engine
 from qd.spec_loader import validate_spec
 from qd.store import RunStore
 

@@ -11,7 +11,7 @@ import qd
 from mutators.go_explore import GoExploreEmitter
 from problems.explorable import StateSpaceProblem, is_explorable
 from problems.maze import MazeConfig, MazeNavigation
-from qd.build import build_components
+from qd.numeric.build import build_components
 from qd.spec_loader import load_spec
 from qd.store import RunStore
 from tests.resume.test_kill_resume import load_archive, start, wait_rows

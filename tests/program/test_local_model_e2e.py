@@ -5,8 +5,8 @@ import importlib.util
 import pytest
 
 import qd
-from qd.program_store import ProgramStore
 from qd.store import RunStore
+from qd.store.programs import ProgramStore
 
 needs_local_model = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None

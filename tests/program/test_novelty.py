@@ -1,7 +1,8 @@
 import numpy as np
 
-from qd.program.descriptors import DESCRIPTORS
-from qd.program.novelty import NgramEmbedder, NoveltyFilter, code_hash, normalise_code
+from problems.measure_sources import Evaluated, measure_source
+from qd.embeddings.embedders import NgramEmbedder, code_hash, normalise_code
+from qd.program.novelty import NoveltyFilter
 
 BASE = '''
 def f(x):
@@ -50,7 +51,10 @@ def test_embedder_is_deterministic_and_unit_norm():
 
 def test_descriptors():
     code = "def f(x):\n    if x:\n        return 1\n    for i in range(3):\n        pass\n"
-    assert DESCRIPTORS["complexity"](code, 0.0) == 3.0
-    assert DESCRIPTORS["lines"](code, 0.0) == 5.0
-    assert DESCRIPTORS["eval_time"](code, 1.5) == 1.5
-    assert DESCRIPTORS["code_length"]("a\n\n bc\n", 0) == 4.0
+    def value(source, text, eval_s):
+        return measure_source(source).value(0, Evaluated(text, eval_s))
+
+    assert value("complexity", code, 0.0) == 3.0
+    assert value("lines", code, 0.0) == 5.0
+    assert value("eval_time", code, 1.5) == 1.5
+    assert value("code_length", "a\n\n bc\n", 0) == 4.0

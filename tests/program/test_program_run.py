@@ -6,8 +6,8 @@ import sqlite3
 import pytest
 
 import qd
-from qd.program_store import ProgramStore
 from qd.store import RunStore
+from qd.store.programs import ProgramStore
 from tests.program.conftest import Reply, improving_diff, prompt_text, toy_overrides
 
 

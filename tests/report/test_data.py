@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 import qd
-from qd.build import derive_seeds
-from qd.checkpoint import load_latest_checkpoint
 from qd.errors import RunDirError
+from qd.numeric.checkpoint import load_latest_checkpoint
 from qd.report.data import CURVE_FIELDS, load_report_data
 from qd.report.source import ReadOnlyStore, ReportError
 from qd.run_lock import RunLock
+from qd.seeds import derive_seeds
 from qd.store import RunStore, StoreError
 from tests.conftest import small_spec
 

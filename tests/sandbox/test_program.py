@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from qd.evaluation.program import (
+from qd.evaluation.program_result import (
     ProgramEvaluation,
     evaluate_sandbox_result,
     validate_program_result,

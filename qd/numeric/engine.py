@@ -10,9 +10,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from qd.build import Components
 from qd.events import EngineListener, RunEnd, RunStart
-from qd.recorder import RunRecorder
+from qd.numeric.build import Components
+from qd.numeric.recorder import RunRecorder
 from qd.types import IterationMetrics
 
 
@@ -23,7 +23,7 @@ class Engine:
     the budget rounded up to a multiple of the batch size (see `planned_evaluations`).
 
     Args:
-        components: Built by `qd.build.build_components` (and possibly restored).
+        components: Built by `qd.numeric.build.build_components` (and possibly restored).
         budget: Total evaluations to spend, including those of earlier sessions of the run.
         listeners: Receive start / iteration / end events.
         recorder: Stores every iteration and writes checkpoints; None keeps the run in memory.

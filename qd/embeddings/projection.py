@@ -14,7 +14,7 @@ id order (the best per new cell stays); the run store keeps each program's measu
 when it was evaluated.
 
 With a run store, vectors are read from and written to its `embeddings` table
-(`qd.program.embedding_cache`), so a resumed run or a report does not embed a program twice.
+(`qd.embeddings.cache`), so a resumed run or a report does not embed a program twice.
 """
 
 from __future__ import annotations
@@ -26,38 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from mutators.program.blocks import ProgramTemplate, TemplateError
-from qd.program.embedding_cache import EmbeddingCache
-from qd.program.novelty import Embedder, make_embedder
+from qd.embeddings.cache import EmbeddingCache
+from qd.embeddings.embedders import BlockEmbedder, Embedder, embedded_text, make_embedder
 
 log = logging.getLogger(__name__)
-
-
-def embedded_text(code: str) -> str:
-    """The part of a program that is embedded: its EVOLVE-BLOCKs (what evolves), or all of it
-    when it has no valid markers. MiniLM reads at most 256 tokens of it.
-    """
-    try:
-        blocks = ProgramTemplate.parse(code).blocks
-    except TemplateError:
-        return code
-    return "\n".join(blocks) if any(b.strip() for b in blocks) else code
-
-
-class BlockEmbedder:
-    """An `Embedder` that embeds only the EVOLVE-BLOCKs of each program (`embedded_text`), so
-    that a long fixed preamble does not use up a model's token window.
-
-    Args:
-        inner: The embedder of the extracted text.
-    """
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed the EVOLVE-BLOCKs of each program."""
-        return self.inner.embed([embedded_text(t) for t in texts])
 
 
 def fit_whitened_pca(vectors: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray,

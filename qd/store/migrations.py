@@ -99,7 +99,7 @@ CREATE TABLE IF NOT EXISTS judge_calls (
 CREATE INDEX IF NOT EXISTS judge_calls_key ON judge_calls(key);
 """,
     """
--- code embeddings by sha256(embedder name, embedded text); see qd.program.embedding_cache
+-- code embeddings by sha256(embedder name, embedded text); see qd.embeddings.cache
 CREATE TABLE IF NOT EXISTS embeddings (
     key TEXT PRIMARY KEY,
     embedder TEXT NOT NULL,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from qd.errors import QDError
-from qd.store_schema import MIGRATIONS, SCHEMA_VERSION
+from qd.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from qd.types import METRIC_FIELDS, IterationMetrics
 
 STORE_FILE = "store.sqlite"
@@ -116,7 +116,7 @@ class RunStore:
 
     @property
     def conn(self) -> sqlite3.Connection:
-        """The SQLite connection (for table modules such as `qd.program_store`)."""
+        """The SQLite connection (for table modules such as `qd.store.programs`)."""
         return self._conn
 
     def transaction(self) -> _transaction:

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from qd.embeddings.embedders import BlockEmbedder, embedded_text
+
 log = logging.getLogger(__name__)
 
 #: Keys per SELECT (below SQLite's smallest limit on bound parameters, 999).
@@ -140,8 +142,6 @@ class StoredEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts, computing only those whose vector is not stored (then storing them)."""
-        from qd.program.embedding_measures import BlockEmbedder, embedded_text
-
         block = isinstance(self.inner, BlockEmbedder)
         model = self.inner.inner if block else self.inner
         keys = [embedded_text(t) if block else t for t in texts]

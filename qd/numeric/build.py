@@ -15,11 +15,11 @@ from mutators import EmitterContext, EmitterFamily, emitter_registry
 from problems import problem_registry
 from qd.device import resolve_device
 from qd.errors import SpecError
-from qd.evaluation import BatchEvaluator
-from qd.evaluation.dask_batch import DaskBatchEvaluator
+from qd.evaluation.backends import Evaluator, evaluator_backend
 from qd.learned import LearnedMeasures, LearnedMeasuresConfig, ObservedProblem
 from qd.learned.measures import OBSERVATION_FIELD, ObservableProblem
 from qd.protocols import Problem
+from qd.seeds import derive_seeds
 from qd.spec import SpecBase
 
 
@@ -29,7 +29,7 @@ class Components:
 
     problem: Problem
     device: torch.device
-    evaluator: BatchEvaluator | DaskBatchEvaluator
+    evaluator: Evaluator
     archive: QDArchive
     emitters: list[EmitterBase]
     scheduler: Scheduler
@@ -82,11 +82,6 @@ class Components:
             reattach = getattr(emitter, "reattach", None)
             if reattach is not None:
                 reattach(self.problem)
-
-
-def derive_seeds(seed: int, n: int) -> list[int]:
-    """`n` independent 32-bit seeds derived from the run seed."""
-    return [int(s) for s in np.random.SeedSequence(seed).generate_state(n)]
 
 
 def _archive_annealing(families: list[EmitterFamily]) -> tuple[float | None, float | None]:
@@ -181,9 +176,5 @@ def build_components(spec: SpecBase) -> Components:
         emitters += family.build(archive.ribs, context, seeds[offset : offset + count])
         offset += count
     scheduler = Scheduler(archive.ribs, emitters, result_archive=archive.result_ribs)
-    evaluator: BatchEvaluator | DaskBatchEvaluator
-    if spec.run.cluster:
-        evaluator = DaskBatchEvaluator(problem, problem_cfg, spec.run.cluster, spec.run.chunk_size)
-    else:
-        evaluator = BatchEvaluator(problem, device, spec.run.chunk_size)
+    evaluator = evaluator_backend(spec.run).batch(problem, problem_cfg, device, spec.run)
     return Components(problem, device, evaluator, archive, emitters, scheduler, learned)

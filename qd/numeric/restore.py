@@ -9,14 +9,14 @@ whose code or libraries changed underneath is refused instead of silently diverg
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from qd.build import Components
-from qd.checkpoint import load_latest_checkpoint
 from qd.errors import QDError
+from qd.numeric.build import Components
+from qd.numeric.checkpoint import load_latest_checkpoint
+from qd.session import RestoredState
 from qd.store import Batch, RunStore
 
 log = logging.getLogger(__name__)
@@ -24,17 +24,6 @@ log = logging.getLogger(__name__)
 
 class ReplayError(QDError):
     """Stored iterations cannot be replayed exactly (code, library or spec changed)."""
-
-
-@dataclass(frozen=True)
-class RestoredState:
-    """Where a restored run stands."""
-
-    iteration: int
-    evaluations: int
-    elapsed_s: float
-    checkpoint_iteration: int
-    replayed: int
 
 
 def restore(components: Components, folder: Path, store: RunStore) -> RestoredState:

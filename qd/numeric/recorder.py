@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from qd.checkpoint import save_checkpoint
+from qd.numeric.checkpoint import save_checkpoint
 from qd.store import RunStore
 from qd.types import IterationMetrics
 
