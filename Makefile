@@ -39,13 +39,18 @@ system:
 demo: $(STAMP) system
 	$(BIN)/qd evolve circle_packing --out runs/demo-circle_packing-$$(date +%Y%m%d-%H%M%S)
 
+# Every test not marked slow (pyproject addopts: -m 'not slow'): 976 of 979 tests, about
+# 12 min on 2 cores; includes the embedded-model end-to-end run and the kill/resume tests.
 test: $(STAMP) system
 	$(BIN)/python -m pytest -q
 
+# All tests: `make test` plus the 3 marked @pytest.mark.slow (40 s-2 min more; each repeats
+# what a benchmark or a default test covers, see README "Development"). The nightly target.
 test-all: $(STAMP) system
 	$(BIN)/python -m pytest -q -m ""
 
-BENCHES := engine_overhead store_overhead batched_eval bandit_regret report_size llm_loop scale_out exploration
+# circle_packing runs the embedded model: about 40 s with --quick, 2 min full (2 cores).
+BENCHES := engine_overhead store_overhead batched_eval bandit_regret report_size llm_loop scale_out exploration circle_packing
 
 bench: $(STAMP) system
 	for b in $(BENCHES); do $(BIN)/python benchmarks/$$b.py || exit 1; done

@@ -11,6 +11,7 @@ reward per unit cost; the tables show the cumulative regret after 1,000 pulls (m
 and the reward per unit cost actually collected.
 
     python benchmarks/bandit_regret.py [--quick] [--seeds N] [--jobs N] [--tune]
+                                       [--save-doc] [--out PATH]
 
 `--tune` grid-searches our policies and the baseline alike on separate tuning seeds
 (1000, 1001, ...), never on the reported seeds (0, 1, ...).
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_result  # noqa: E402
+from _common import add_output_args, print_table, write_result  # noqa: E402
 
 from qd.bandits import DEFAULT_BANDIT, bandit_registry, improvement, make_bandit  # noqa: E402
 
@@ -322,6 +323,7 @@ def main() -> int:
     parser.add_argument("--tune", action="store_true", help="grid search on the tuning seeds")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                         help="worker processes (results do not depend on it)")
+    add_output_args(parser)
     args = parser.parse_args()
     n_seeds = args.seeds or (10 if args.quick else 20)
     if n_seeds < 10:
@@ -336,11 +338,12 @@ def main() -> int:
             results = dict(pool.map(evaluate_policy, tasks))
     else:
         results = dict(map(evaluate_policy, tasks))
-    report(results, seeds, time.perf_counter() - t0)
+    report(results, seeds, time.perf_counter() - t0, args)
     return 0
 
 
-def report(results: dict[str, Any], seeds: list[int], elapsed: float) -> None:
+def report(results: dict[str, Any], seeds: list[int], elapsed: float,
+           args: argparse.Namespace | None = None) -> None:
     """Print the tables and write runs/bench/bandit_regret.json."""
     names = [s.name for s in SCENARIOS]
     ref = results["shinka_asym_ucb"][KEY_SCENARIO]["regret"]
@@ -371,7 +374,7 @@ def report(results: dict[str, Any], seeds: list[int], elapsed: float) -> None:
           f"ratio vs ShinkaEvolve-style asymmetric UCB {payload['ratio_best_vs_asym_ucb']:.3f} "
           f"(vs its cost-aware form {payload['ratio_best_vs_asym_ucb_cost']:.3f}, "
           f"vs tuned {payload['ratio_best_vs_asym_ucb_tuned']:.3f}); {elapsed:.1f} s")
-    print(f"wrote {write_result('bandit_regret', payload)}")
+    print(f"wrote {write_result('bandit_regret', payload, args)}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ is a Python loop calling the same problem on one solution at a time. Timings are
 to `--repeats` runs (fewer once a measurement has taken 3 s with --quick, 30 s without).
 
     python benchmarks/batched_eval.py [--quick] [--device cpu|cuda] [--threads N]
+                                      [--save-doc] [--out PATH]
 
 Writes runs/bench/batched_eval.json:
 {"device", "threads", "arm": {...}, "maze": {...}, "speedup_arm", "speedup_maze"}, where a
@@ -24,7 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median, print_table, write_result  # noqa: E402
+from _common import add_output_args, median, print_table, write_result  # noqa: E402
 
 import qd  # noqa: E402, F401  (imports the registries in the right order)
 from problems.arm import ArmConfig, ArmRepertoire  # noqa: E402
@@ -105,6 +106,7 @@ def main() -> int:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--repeats", type=int, default=None)
+    add_output_args(parser)
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         print("--device cuda: torch sees no CUDA GPU here", file=sys.stderr)
@@ -143,7 +145,7 @@ def main() -> int:
     columns = ["problem", "mode", "evals/s", "vs loop", "env-steps/s"]
     print_table(title + f"{args.repeats} runs", columns, rows)
     print(f"speedup arm {payload['speedup_arm']:.0f}x, maze {payload['speedup_maze']:.0f}x")
-    print(f"wrote {write_result('batched_eval', payload)}")
+    print(f"wrote {write_result('batched_eval', payload, args)}")
     return 0
 
 

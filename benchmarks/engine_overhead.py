@@ -5,7 +5,7 @@ Both loops use the same objective function (qd's batched sphere_lp), so the diff
 engine: spec handling, seeding, torch<->numpy moves and per-iteration metrics ("ratio", qd in
 memory), and also the run folder with its store and checkpoints ("ratio_with_store").
 
-    python benchmarks/engine_overhead.py [--quick]
+    python benchmarks/engine_overhead.py [--quick] [--save-doc] [--out PATH]
 
 Writes runs/bench/engine_overhead.json:
 {"iters_per_s_qd", "iters_per_s_raw", "ratio", "qd_score_qd", "qd_score_raw"}.
@@ -26,7 +26,7 @@ from ribs.emitters import EvolutionStrategyEmitter
 from ribs.schedulers import Scheduler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median, print_table, timed, write_result  # noqa: E402
+from _common import add_output_args, median, print_table, timed, write_result  # noqa: E402
 
 import qd  # noqa: E402
 from problems.linear_projection import SphereLP, SphereLPConfig  # noqa: E402
@@ -74,6 +74,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations (< 60 s)")
     parser.add_argument("--repeats", type=int, default=None)
+    add_output_args(parser)
     args = parser.parse_args()
     iterations = 400 if args.quick else 1000
     repeats = args.repeats or (3 if args.quick else 5)
@@ -110,7 +111,7 @@ def main() -> int:
          ["ratio qd/raw", result["ratio"], "equal" if score_qd == score_raw else "DIFFERENT"],
          ["ratio with store", result["ratio_with_store"], ""]],
     )
-    print(f"wrote {write_result('engine_overhead', result)}")
+    print(f"wrote {write_result('engine_overhead', result, args)}")
     return 0
 
 

@@ -16,6 +16,8 @@ cells contain the final position of an archived solution (re-simulated for polic
 learned archive's measures are latent codes). Writes `runs/bench/exploration.json`.
 
     python benchmarks/exploration.py --quick      # 5 seeds, 6,000 rollouts each (< 90 s)
+    python benchmarks/exploration.py --save-doc   # 10 seeds x 20,000 rollouts, also written
+                                                  # to docs/bench/exploration_full.json
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import print_table, write_result  # noqa: E402
+from benchmarks._common import add_output_args, print_table, write_result  # noqa: E402
 
 #: Go-Explore runs with 128 cells per iteration instead of the spec's 32: the same number of
 #: environment steps in a quarter of the wall time (fewer, larger batches); it first reaches the
@@ -97,6 +99,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--rollouts", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2)
+    add_output_args(parser)
     args = parser.parse_args()
     seeds = args.seeds or (5 if args.quick else 10)
     rollouts = args.rollouts or (6_000 if args.quick else 20_000)
@@ -132,7 +135,7 @@ def main() -> None:
         "budget": {"rollouts": rollouts, "env_steps": rollouts * steps}, "seeds": seeds,
         "coverage_grid": GRID, "wall_s": wall, "overrides": OVERRIDES, "methods": methods,
         "missing": [m for m in METHODS if m not in available],
-    })
+    }, args)
     print(f"{wall:.1f} s in all; wrote {path}")
 
 

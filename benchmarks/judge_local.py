@@ -8,11 +8,12 @@ earlier few-shot one, axis and three examples before the program). Reports, per 
 spread of ratings across programs (population std) and whether the program meant to be highest
 on that axis got the highest rating. Writes runs/bench/judge_local.json.
 
-    .venv/bin/python benchmarks/judge_local.py
+    .venv/bin/python benchmarks/judge_local.py [--save-doc] [--out PATH]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import sys
@@ -23,7 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_result  # noqa: E402
+from _common import add_output_args, write_result  # noqa: E402
 from jinja2 import Template  # noqa: E402
 
 from qd.judge import Judge, JudgeRecords, JudgeSection  # noqa: E402
@@ -101,6 +102,9 @@ async def _measure(judge: Judge, programs: list[str]) -> dict[str, Any]:
 
 def main() -> None:
     """Run every (scoring, prompt) configuration on one logits-keeping local server."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_output_args(parser)
+    args = parser.parse_args()
     initial = (ROOT / "problems/programs/circle_packing/initial.py").read_text()
     programs = [initial + v for v in VARIANTS]
     result: dict[str, Any] = {"programs": ["initial" + (f" + {v.split('(')[0].strip()}"
@@ -125,7 +129,7 @@ def main() -> None:
                       f" s, max {run['latency_max_s']:.2f} s")
                 for name, axis in run["axes"].items():
                     print(f"    {name:10s} {axis['ratings']}")
-    path = write_result("judge_local", result)
+    path = write_result("judge_local", result, args)
     print("written to", Path(path).relative_to(ROOT))
 
 

@@ -11,7 +11,7 @@ Overhead per candidate = wall time of each proposal in the engine minus the time
 (bandit, parents, prompt, diff, novelty filter, store writes). The litellm client's own cost is
 reported apart, from a run against a 0 ms server.
 
-    python benchmarks/llm_loop.py [--quick]
+    python benchmarks/llm_loop.py [--quick] [--save-doc] [--out PATH]
 
 Writes runs/bench/llm_loop.json with {"throughput": {"1", "4", "16"}, "efficiency_16",
 "overhead_ms", ...}. Targets: efficiency_16 >= 0.8, overhead < 5 ms.
@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_result  # noqa: E402
+from _common import add_output_args, print_table, write_result  # noqa: E402
 
 import qd  # noqa: E402
 from qd.llm.client import LLMClient  # noqa: E402
@@ -86,6 +86,7 @@ def run(server: ScriptedLLMServer, concurrency: int, calls: int, out: Path) -> d
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls (< 60 s)")
+    add_output_args(parser)
     args = parser.parse_args()
     per_slot = 8 if args.quick else 25
     results, rows = {}, []
@@ -120,7 +121,7 @@ def main() -> int:
     print(f"efficiency at 16: {payload['efficiency_16']:.3f} (target >= 0.8); engine overhead "
           f"per candidate (outside the LLM client): {overhead_ms:.2f} ms (target < 5); whole "
           f"loop per proposal against a 0 ms server (litellm client + engine): {client_ms:.1f} ms")
-    print(f"wrote {write_result('llm_loop', payload)}")
+    print(f"wrote {write_result('llm_loop', payload, args)}")
     return 0
 
 

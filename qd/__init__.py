@@ -24,7 +24,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 _EXPORTS = {
     "evolve": "qd.api",
     "resume": "qd.api",
-    "RunResult": "qd.api",
+    "RunResult": "qd.session",
     "QDError": "qd.errors",
     "SpecError": "qd.errors",
     "LoadedSpec": "qd.spec_loader",

@@ -99,7 +99,7 @@ def evolve(
         if loaded.foreign is not None:
             provenance["foreign_format"] = loaded.foreign
         run_dir.write_config(s.model_dump(mode="json", exclude_none=True), provenance)
-        store.set_meta("spec", s.model_dump(mode="json", exclude_none=True))
+        store.meta.set("spec", s.model_dump(mode="json", exclude_none=True))
         return kind.session(s, prepared, run_dir, store, listeners, handle_signals, None)
 
 
@@ -141,12 +141,12 @@ def resume(
         )
     with RunLock(run_dir.path) as lock, closing(RunStore.open(run_dir.path)) as store:
         if lock.stale_holder:
-            store.event("stale_lock", holder=lock.stale_holder)
+            store.events.add("stale_lock", holder=lock.stale_holder)
         kind = run_kind_of(new)
         prepared = kind.prepare(new)
         restored = kind.resume_from(new, prepared, run_dir, store, changes)
         run_dir.write_spec(new.model_dump(mode="json", exclude_none=True))
-        run_dir.rewrite_metrics(store.metrics())
+        run_dir.rewrite_metrics(store.metrics.all())
         return kind.session(new, prepared, run_dir, store, listeners, handle_signals, restored)
 
 

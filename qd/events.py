@@ -31,10 +31,12 @@ class RunEnd:
 
 @dataclass(frozen=True)
 class ProgramStatus:
-    """Sent by program runs after every proposal: what the LLM side is doing."""
+    """Sent by program runs after every proposal, whenever an LLM call starts or ends, and
+    once at the end: what the LLM side is doing.
+    """
 
     proposals: int
-    in_flight: int
+    in_flight: int  # proposal LLM calls reserved or running now (not proposals in flight)
     llm_calls: int
     tokens: int
     cost_usd: float
@@ -54,7 +56,9 @@ class EngineListener:
         """Called after the last iteration (also when stopped early)."""
 
     def on_status(self, status: ProgramStatus) -> None:
-        """Called by program runs after every proposal."""
+        """Called by program runs after every proposal, LLM call start and end, and at the
+        end (before `on_end`).
+        """
 
     def on_abort(self, error: BaseException) -> None:
         """Called when the run ends with an exception (after which it propagates)."""

@@ -29,7 +29,7 @@ Table = dict[str, np.ndarray]
 def archive_table(run: Path, store: RunStore) -> Table:
     """The archive as of the last stored iteration (from `archive.npz`, else restored exactly)."""
     npz = run / "archive.npz"
-    last = store.last_iteration()
+    last = store.batches.last_iteration()
     if npz.is_file():
         data = np.load(npz)
         if "iteration" in data.files and int(data["iteration"]) == last:
@@ -60,7 +60,7 @@ def evaluation_tables(run: Path, store: RunStore) -> Iterator[Table]:
         names += [e.get("name", "gaussian")] * int(e.get("count", 1))
         sizes += [int(e.get("batch_size", 36))] * int(e.get("count", 1))
     emitter_ids = np.repeat(np.arange(len(sizes)), sizes)
-    for batch in store.batches():
+    for batch in store.batches.read():
         n = len(batch.objectives)
         ids = emitter_ids if len(emitter_ids) == n else np.full(n, -1)
         table: Table = {

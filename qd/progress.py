@@ -100,6 +100,7 @@ class LineProgress(EngineListener):
         self._budget = 0
         self._last: IterationMetrics | None = None
         self._status: ProgramStatus | None = None
+        self._printed: tuple[int, ProgramStatus | None] | None = None
 
     def on_status(self, status: ProgramStatus) -> None:
         """Remember the latest program-run status (printed with the next line)."""
@@ -121,11 +122,12 @@ class LineProgress(EngineListener):
             self._line(metrics)
 
     def on_end(self, event: RunEnd) -> None:
-        """Print the final line unless it was just printed."""
-        if self._last is not None and self._last.iteration % self.every != 0:
+        """Print the final line unless the same line was just printed."""
+        if self._last is not None and self._printed != (self._last.iteration, self._status):
             self._line(self._last)
 
     def _line(self, m: IterationMetrics) -> None:
+        self._printed = (m.iteration, self._status)
         rate = m.evaluations / max(m.elapsed_s, 1e-9)
         pct = 100.0 * m.evaluations / max(self._budget, 1)
         print(

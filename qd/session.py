@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from qd.events import EngineListener, RunEnd
 from qd.registry import Registry
@@ -136,12 +136,12 @@ def run_session(spec: SpecBase, open_loop: OpenLoop, run_dir: RunDir | None,
             stack.enter_context(stop_on_signals(loop.request_stop))
         start = {"budget": spec.run.budget, **loop.start_fields()}
         if store is not None:
-            store.event("start", **start)
+            store.events.add("start", **start)
         log.info("run started", extra={"event": "start", **start})
         end = loop.run()
         done = {"reason": end.reason, "evaluations": end.evaluations, **loop.end_fields()}
         if store is not None:
-            store.event("end", **done)
+            store.events.add("end", **done)
         log.info("run finished" if end.reason == "budget" else "run stopped",
                  extra={"event": "end", "qd_score": end.stats.qd_score,
                         "coverage": end.stats.coverage, **done})
@@ -149,6 +149,7 @@ def run_session(spec: SpecBase, open_loop: OpenLoop, run_dir: RunDir | None,
                      run_dir.path if run_dir else None, restored, loop.result_programs())
 
 
+@runtime_checkable
 class RunKind(Protocol):
     """How runs of one kind are built, run, resumed and read back.
 

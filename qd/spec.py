@@ -60,9 +60,20 @@ class RunOptions(StrictModel):
         60.0, ge=0, description="Checkpoint when this many seconds passed since the last one."
     )
     keep_checkpoints: int = Field(2, ge=1, le=100, description="Checkpoint files kept on disk.")
-    max_llm_calls: int = Field(0, ge=0, description="Program runs: stop after N LLM calls.")
-    max_tokens: int = Field(0, ge=0, description="Program runs: stop after N tokens (0: off).")
-    max_cost_usd: float = Field(0.0, ge=0, description="Program runs: stop at this cost (0: off).")
+    max_llm_calls: int = Field(
+        0, ge=0, description="Program runs: at most N LLM calls (0: off). Hard for proposal "
+        "calls: each is reserved before it starts; judge calls are not reserved, so a run with "
+        "[judge] can exceed it by the judge calls of the programs in evaluation."
+    )
+    max_tokens: int = Field(
+        0, ge=0, description="Program runs: stop at N tokens (0: off). A call starts only if "
+        "spent + (calls in flight + 1) x the largest call so far fits; it overshoots only by "
+        "what calls exceed the largest before them (at most proposals_in_flight calls)."
+    )
+    max_cost_usd: float = Field(
+        0.0, ge=0, description="Program runs: stop at this cost in USD (0: off); enforced like "
+        "max_tokens, with the largest call's cost."
+    )
     max_wall_s: float = Field(0.0, ge=0, description="Program runs: stop after N seconds (0: off).")
     cluster: str | None = Field(
         None, description="Evaluate on dask: local:N (start N workers) or tcp://HOST:PORT."

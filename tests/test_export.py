@@ -32,7 +32,7 @@ def test_csv_tables(run, tmp_path):
     assert {r["emitter"] for r in evals} == {"0", "1"}
     assert evals[0]["emitter_name"] == "gaussian" and evals[0]["iteration"] == "1"
     store = RunStore.open(run, create=False)
-    first = next(store.batches())
+    first = next(store.batches.read())
     store.close()
     assert float(evals[0]["solution_3"]) == first.solutions[0, 3]  # full precision
 

@@ -34,7 +34,7 @@ def _modules() -> dict[str, Path]:
         for path in (ROOT / package).rglob("*.py"):
             parts = path.relative_to(ROOT).with_suffix("").parts
             name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-            if "programs" not in parts:  # problems/programs/*: evaluated user code, not qd
+            if "programs" not in parts[:-1]:  # problems/programs/*: evaluated user code
                 out[name] = path
     return out
 

@@ -142,3 +142,22 @@ def test_geometry_mismatch_is_a_spec_error(tmp_path):
     with pytest.raises(SpecError, match="'proximity' does not support an archive learning rate"):
         qd.evolve({"problem": {"name": "sphere_lp", "dim": 4}, "archive": {"name": "proximity"},
                    "emitters": [{"name": "cma_mae"}]}, write=False)
+
+
+def test_typed_settings_are_set_as_given_and_win_over_set_strings():
+    # a flag's value is never re-serialised and re-parsed as TOML: "1e3" stays a string,
+    # and flags win over --set
+    data = apply_overrides({"run": {"budget": 10}}, ["run.budget=5", "run.cluster=1e3"],
+                           {"run.budget": 9, "run.device": "cpu", "run.seed": None})
+    assert data["run"] == {"budget": 9, "cluster": 1000.0, "device": "cpu"}
+    assert apply_overrides({}, settings={"run.cluster": "1e3"})["run"]["cluster"] == "1e3"
+    loaded = load_spec("sphere_lp", ["run.budget=5"], settings={"run.budget": 7, "run.seed": 3})
+    assert (loaded.spec.run.budget, loaded.spec.run.seed) == (7, 3)
+
+
+def test_cli_flags_reach_the_spec_typed():
+    from qd.api import run_settings
+
+    assert run_settings(budget=4, cluster="tcp://10.0.0.1:8786") == {
+        "run.budget": 4, "run.cluster": "tcp://10.0.0.1:8786"}
+    assert run_settings() == {}

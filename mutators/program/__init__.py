@@ -19,7 +19,6 @@ from mutators.program.operators import (
 from mutators.program.types import (
     MutationContext,
     OperatorError,
-    ProgramRecord,
     Prompt,
     Proposal,
 )
@@ -31,7 +30,6 @@ __all__ = [
     "Operator",
     "OperatorConfig",
     "OperatorError",
-    "ProgramRecord",
     "ProgramTemplate",
     "Prompt",
     "Proposal",

@@ -20,7 +20,8 @@ import numpy as np
 from mutators.program.blocks import ProgramTemplate, TemplateError, is_marker
 from mutators.program.checks import finish
 from mutators.program.prompts import render_raw
-from mutators.program.types import OperatorError, ProgramRecord, Proposal
+from mutators.program.types import OperatorError, Proposal
+from qd.program.types import Program
 
 Strategy = Literal["versions", "cut"]
 STOP_SEQUENCES = ("\ndef ", "\nasync def ", "\nclass ", "\nif __name__", "\n@",
@@ -133,11 +134,11 @@ def skeleton(source: str, function: EvolvableFunction) -> str:
     return _BLANK_RUNS.sub("\n\n\n", "\n".join(kept)).strip("\n")
 
 
-def _score_key(record: ProgramRecord) -> float:
+def _score_key(record: Program) -> float:
     return float("-inf") if record.score is None else float(record.score)
 
 
-def version_sources(records: Sequence[ProgramRecord], name: str,
+def version_sources(records: Sequence[Program], name: str,
                     limit: int) -> list[EvolvableFunction]:
     """Return the function of up to `limit` records: distinct, best kept, lowest score first.
 
@@ -162,7 +163,7 @@ def _improved_doc(function: EvolvableFunction, name: str, version: int) -> list[
     return [f'{function.indent}"""Improved version of `{name}_v{version - 1}`."""']
 
 
-def build_prompt_text(parent: ProgramRecord, others: Sequence[ProgramRecord], task: str,
+def build_prompt_text(parent: Program, others: Sequence[Program], task: str,
                       strategy: Strategy, max_versions: int, rng: np.random.Generator,
                       name: str | None = None) -> tuple[str, dict[str, Any]]:
     """Build the completion prompt for `parent` and the state `complete` needs.

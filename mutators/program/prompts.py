@@ -11,7 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from mutators.program.types import ProgramRecord
+from qd.program.types import Program
 
 PROMPT_DIR = Path(__file__).resolve().parent.parent / "prompts"
 MAX_FEEDBACK_CHARS = 2000
@@ -48,12 +48,12 @@ def _shorten(text: str, limit: int) -> str:
     return text[:limit].rstrip() + f"\n[... {len(text) - limit} more characters not shown]"
 
 
-def program_view(record: ProgramRecord) -> dict[str, Any]:
+def program_view(record: Program) -> dict[str, Any]:
     """Return what templates show of a program: code, score, metrics and feedback as text."""
     metrics = {str(k): format_number(v) if isinstance(v, int | float) else str(v)
                for k, v in record.metrics.items()}
     return {
-        "id": record.id,
+        "id": str(record.id),
         "code": record.code.rstrip("\n"),
         "score": format_number(record.score),
         "metrics": metrics,
@@ -99,6 +99,6 @@ def chat_messages(template: str, system: str = "system.j2",
     )
 
 
-def views(records: Sequence[ProgramRecord], limit: int) -> list[dict[str, Any]]:
+def views(records: Sequence[Program], limit: int) -> list[dict[str, Any]]:
     """Return the views of the first `limit` records."""
     return [program_view(record) for record in records[:limit]]

@@ -1,4 +1,6 @@
-"""Immutable records shared by the program operators: programs, contexts, prompts, proposals."""
+"""Immutable records shared by the program operators: contexts, prompts, proposals (the
+program record itself is `qd.program.types.Program`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from qd.errors import QDError
+from qd.program.types import Program
 
 Mode = Literal["chat", "completion"]
 
@@ -22,27 +25,6 @@ class OperatorError(QDError):
 
 
 @dataclass(frozen=True)
-class ProgramRecord:
-    """One stored program as the operators see it.
-
-    Attributes:
-        id: Identifier in the run store.
-        code: Full source of the program, EVOLVE-BLOCK markers included.
-        score: Objective (higher is better), or None when not evaluated (yet) or invalid.
-        metrics: Named numbers from the evaluator.
-        feedback: Evaluator's text about this program (what failed, how good it is).
-        measures: Behaviour descriptor, shape (measure_dim,); empty when unknown.
-    """
-
-    id: str
-    code: str
-    score: float | None = None
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    feedback: str = ""
-    measures: tuple[float, ...] = ()
-
-
-@dataclass(frozen=True)
 class MutationContext:
     """Everything an operator may use to propose one child.
 
@@ -54,9 +36,9 @@ class MutationContext:
         last_failure: Why the previous attempt on this parent was rejected; retry prompts show it.
     """
 
-    parent: ProgramRecord
-    second_parent: ProgramRecord | None = None
-    inspirations: tuple[ProgramRecord, ...] = ()
+    parent: Program
+    second_parent: Program | None = None
+    inspirations: tuple[Program, ...] = ()
     task: str = ""
     last_failure: str | None = None
 

@@ -6,13 +6,13 @@ from rich.console import Console
 from rich.table import Table
 
 from problems import problem_registry
+from qd.kinds import run_kind_of
 from qd.spec_loader import builtin_specs, read_toml
 
 
 def _defaults(data: dict) -> str:
     archive = data.get("archive", {}).get("name", "grid")
-    problem = data.get("problem", {}).get("name")
-    if problem == "program":
+    if run_kind_of(data).solutions_are_programs:
         models = data.get("llm", {}).get("models", [{"model": "local"}])
         engine = ", ".join(m.get("model", "?") for m in models) + " LLM"
     else:
@@ -34,7 +34,8 @@ def problems_command() -> int:
         problem = data.get("problem", {}).get("name", "?")
         with_spec.add(problem)
         cls = problem_registry.get(problem)
-        what = cls.summary if problem != "program" else data.get("description", cls.summary)
+        what = data.get("description", cls.summary) if run_kind_of(data).solutions_are_programs \
+            else cls.summary
         table.add_row(name, problem, what, cls.needs, _defaults(data))
     for name, cls in problem_registry.items():
         if name not in with_spec:

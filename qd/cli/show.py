@@ -54,16 +54,15 @@ def _program_of(run: Path, shown: ShownSolution) -> dict | None:
     from qd.run_dir import CONFIG_FILE
     from qd.spec_loader import read_toml
     from qd.store import RunStore
-    from qd.store.programs import ProgramStore
 
     if not run_kind_of(read_toml(Path(run) / CONFIG_FILE)).solutions_are_programs:
         return None
     with closing(RunStore.open(Path(run), readonly=True)) as store:
-        row = ProgramStore(store).get(int(shown.solution[0]))
+        row = store.programs.get(int(shown.solution[0]))
     if row is None:
         return None
     return {"id": row.id, "parents": list(row.parents), "operator": row.operator,
-            "model": row.model, "score": row.score, "metrics": row.metrics,
+            "model": row.model, "score": row.score, "metrics": dict(row.metrics),
             "feedback": row.feedback, "code": row.code}
 
 

@@ -1,10 +1,11 @@
 """Code embeddings kept in the run store, so resume, `qd report`, `qd export` and `qd show` do
 not run the embedder again for programs it has already embedded.
 
-Rows of the `embeddings` table (store schema 5) are keyed by the SHA-256 of (embedder name,
-embedded text): identical EVOLVE-BLOCKs share one row, and a vector never depends on which
-program it came from. The vector is stored exactly as the embedder returned it (its dtype and
-bytes), so a measure computed from a stored vector is bit-identical to a fresh one.
+Rows of the `embeddings` table (store schema 5, `qd.store.embeddings`) are keyed by the
+SHA-256 of (embedder name, embedded text): identical EVOLVE-BLOCKs share one row, and a vector
+never depends on which program it came from. The vector is stored exactly as the embedder
+returned it (its dtype and bytes), so a measure computed from a stored vector is bit-identical
+to a fresh one.
 
 The engine opens the cache writable: new vectors are written in their own small transaction
 right after they are computed (vectors a write could not store stay pending and go with the
@@ -18,20 +19,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from qd.embeddings.embedders import BlockEmbedder, embedded_text
+from qd.store import RunStore, StoreError
+from qd.store.embeddings import DTYPES, EmbeddingsTable
 
 log = logging.getLogger(__name__)
-
-#: Keys per SELECT (below SQLite's smallest limit on bound parameters, 999).
-_CHUNK = 500
-_DTYPES = ("float32", "float64")
-
 
 def embedding_key(embedder: str, text: str) -> str:
     """The row key of `text` embedded by the embedder registered as `embedder`."""
@@ -42,12 +39,12 @@ class EmbeddingCache:
     """Batch get / put of code embeddings in a run store's `embeddings` table.
 
     Args:
-        conn: The run store's SQLite connection (autocommit, as `RunStore.conn`).
+        table: The run store's `embeddings` table (`RunStore.embeddings`).
         writable: Whether new vectors are written (the engine); readers pass False.
     """
 
-    def __init__(self, conn: sqlite3.Connection, writable: bool) -> None:
-        self.conn = conn
+    def __init__(self, table: EmbeddingsTable, writable: bool) -> None:
+        self.table = table
         self.writable = writable
         self.hits = 0  # vectors found
         self.writes = 0  # rows added to the store
@@ -55,9 +52,9 @@ class EmbeddingCache:
         self._warned = False
 
     @classmethod
-    def of_store(cls, store: Any, writable: bool = False) -> EmbeddingCache:
-        """The cache of a `RunStore` (or a read-only store: then `writable` must be False)."""
-        return cls(store.conn, writable)
+    def of_store(cls, store: RunStore, writable: bool = False) -> EmbeddingCache:
+        """The cache of a `RunStore` (a read-only store's never writes, even if `writable`)."""
+        return cls(store.embeddings, writable)
 
     def get_many(self, embedder: str, texts: Iterable[str]) -> dict[str, np.ndarray]:
         """Stored vectors of `texts` by text (texts without a stored vector are left out)."""
@@ -70,16 +67,9 @@ class EmbeddingCache:
                 found[by_key[key]] = pending[1]
         keys = [k for k in keys if k not in self._pending]
         try:
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start:start + _CHUNK]
-                rows = self.conn.execute(
-                    f"SELECT key, dim, dtype, vector FROM embeddings WHERE key IN "
-                    f"({', '.join('?' * len(chunk))})", chunk).fetchall()
-                for key, dim, dtype, blob in rows:
-                    vector = _decode(dim, dtype, blob)
-                    if vector is not None:
-                        found[by_key[key]] = vector
-        except sqlite3.DatabaseError as exc:
+            for key, vector in self.table.get_many(keys).items():
+                found[by_key[key]] = vector
+        except (sqlite3.DatabaseError, StoreError) as exc:
             self._warn(f"cannot read stored embeddings ({exc}); computing them")
         self.hits += len(found)
         return found
@@ -90,35 +80,21 @@ class EmbeddingCache:
             return
         for text, vector in vectors.items():
             array = np.ascontiguousarray(vector)
-            if array.ndim == 1 and array.dtype.name in _DTYPES:
+            if array.ndim == 1 and array.dtype.name in DTYPES:
                 self._pending[embedding_key(embedder, text)] = (embedder, array)
         if self._pending:
             self._flush()
 
     def _flush(self) -> None:
-        now = time.time()
-        rows = [(key, name, len(v), v.dtype.name, v.tobytes(), now)
-                for key, (name, v) in self._pending.items()]
-        sql = "INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?, ?, ?, ?)"
-        before = self.conn.total_changes
-        try:
-            if self.conn.in_transaction:  # inside a caller's transaction: commit with it
-                self.conn.executemany(sql, rows)
-            else:
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self.conn.executemany(sql, rows)
-                except BaseException:
-                    self.conn.execute("ROLLBACK")
-                    raise
-                self.conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            if "readonly" in str(exc).replace(" ", "").lower():
+        try:  # inside a caller's transaction the rows commit with it
+            added = self.table.put_many(self._pending)
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            if isinstance(exc, StoreError) or "readonly" in str(exc).replace(" ", "").lower():
                 self.writable = False  # a read-only store: keep using it, never write again
                 self._pending.clear()
             self._warn(f"cannot store embeddings ({exc}); they stay in memory")
             return
-        self.writes += self.conn.total_changes - before  # rows new to the store
+        self.writes += added  # rows new to the store
         self._pending.clear()
 
     def _warn(self, message: str) -> None:
@@ -151,10 +127,3 @@ class StoredEmbedder:
         self.cache.put_many(self.name, computed)
         vectors.update(computed)
         return np.stack([vectors[k] for k in keys])
-
-
-def _decode(dim: int, dtype: str, blob: bytes) -> np.ndarray | None:
-    """A stored vector, or None when the row is not a well-formed vector."""
-    if dtype not in _DTYPES or len(blob) != dim * np.dtype(dtype).itemsize:
-        return None
-    return np.frombuffer(blob, dtype=dtype).copy()

@@ -28,6 +28,7 @@ import numpy as np
 
 from qd.embeddings.cache import EmbeddingCache
 from qd.embeddings.embedders import BlockEmbedder, Embedder, embedded_text, make_embedder
+from qd.program.types import Program, Status
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ class EmbeddingProjection:
         return fitted
 
     def settle_archive(self, pid: int, code: str | None, archive: Any,
-                       records: dict[int, Any]) -> dict[str, int] | None:
+                       records: dict[int, Program]) -> dict[str, int] | None:
         """`settle`, and after a refit re-measure every valid program: `archive` is rebuilt
         and `records` updated. Returns the refit's summary (fit, programs, elites), or None.
         """
@@ -188,32 +189,32 @@ class EmbeddingProjection:
         self.fit_ids = tuple(ids)
         self.fits += 1
 
-    def replay(self, rows: Iterable[Any]) -> None:
+    def replay(self, rows: Iterable[Program]) -> None:
         """Replay the fits of a stored run from its program rows (any order; rows missing
-        below the last id count as final and invalid; unevaluated "proposed" rows block).
+        below the last id count as final and invalid; unevaluated PROPOSED rows block).
         """
         by_id = {int(r.id): r for r in rows}
         for pid in range(1, max(by_id, default=0) + 1):
             row = by_id.get(pid)
             if row is None:
                 self.settle(pid, None)
-            elif row.status != "proposed":
-                ok = row.status == "ok" and row.code is not None and row.score is not None
+            elif row.status.final:
+                ok = row.status is Status.OK and row.code is not None and row.score is not None
                 self.settle(pid, row.code if ok else None)
 
     # --- archive -----------------------------------------------------------------------------
 
-    def rebuild(self, archive: Any, records: Mapping[int, Any]) -> dict[int, Any]:
+    def rebuild(self, archive: Any, records: Mapping[int, Program]) -> dict[int, Program]:
         """Re-measure every valid program and rebuild `archive` from them in id order.
 
         Args:
             archive: The run's `ProgramArchive`.
-            records: Program id → `ProgramRecord` (valid ones have a score).
+            records: Program id → `Program` (valid ones have a score).
 
         Returns:
             The records with their measures updated.
         """
-        updated: dict[int, Any] = {}
+        updated: dict[int, Program] = {}
         entries = []
         if self._fit is not None:
             self.prefetch({pid: r.code for pid, r in records.items()

@@ -9,7 +9,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from qd.evaluation.dask_batch import is_lost_worker
 from qd.evaluation.dask_cluster import DaskCluster
-from qd.evaluation.program import ProgramEvaluator, ProgramOutcome
+from qd.evaluation.program import ProgramEvaluator
+from qd.program.types import Evaluation, Status
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 TIMEOUT_MARGIN_S = 120.0
 
 
-def evaluate_program(evaluator: ProgramEvaluator, code: str) -> ProgramOutcome:
+def evaluate_program(evaluator: ProgramEvaluator, code: str) -> Evaluation:
     """Run on a worker: evaluate `code` in the sandbox, exactly as the local evaluator does.
 
     The evaluator's files travel inside the pickled `evaluator`.
@@ -31,7 +32,7 @@ class DaskProgramEvaluator:
     Blocking like the local evaluator (the engine calls it from worker threads). At most
     `max_in_flight` candidates are on the cluster at once. A candidate whose worker dies, or
     whose result does not come back within the sandbox timeout plus a margin, is resubmitted up
-    to `retries` times and then returned as status "error" with the reason.
+    to `retries` times and then returned as status ERROR with the reason.
 
     Args:
         evaluator: The local evaluator; it holds the problem, limits and evaluator files.
@@ -51,14 +52,14 @@ class DaskProgramEvaluator:
         self.timeout_s = float(evaluator.limits.timeout_s) + TIMEOUT_MARGIN_S
         self._slots = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
 
-    def __call__(self, code: str) -> ProgramOutcome:
+    def __call__(self, code: str) -> Evaluation:
         """Evaluate `code` on the cluster (blocking; run it in a worker thread)."""
         if self._slots is None:
             return self._evaluate(code)
         with self._slots:
             return self._evaluate(code)
 
-    def _evaluate(self, code: str) -> ProgramOutcome:
+    def _evaluate(self, code: str) -> Evaluation:
         client = self.cluster.client
         reason = ""
         for attempt in range(self.retries + 1):
@@ -76,7 +77,7 @@ class DaskProgramEvaluator:
             log.warning("program evaluation retried",
                         extra={"attempt": attempt + 1, "reason": reason})
         reason = f"cluster evaluation failed {self.retries + 1} times: {reason}"
-        return ProgramOutcome("error", None, None, {}, reason, reason, 0.0)
+        return Evaluation(Status.ERROR, None, None, {}, reason, reason, 0.0)
 
     def close(self) -> None:
         """Close the client and any local cluster started for this evaluator."""

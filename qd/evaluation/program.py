@@ -5,41 +5,17 @@ JSON it writes, and compute the archive measures.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from problems.measure_sources import Evaluated, measure_source
 from problems.program import ProgramProblemConfig
 from qd.evaluation.program_result import validate_program_result
+from qd.program.types import Evaluation, Status
 from qd.sandbox import SandboxLimits, run_sandboxed
 
 CANDIDATE = "candidate.py"
 RESULT = "result.json"
-
-
-@dataclass(frozen=True)
-class ProgramOutcome:
-    """What evaluating a program gave.
-
-    Attributes:
-        status: "ok", "invalid" (bad or missing result, valid=false), or the sandbox's failure
-            status ("timeout", "crashed", "oom", "killed", "error").
-        score: The evaluator's score when status is "ok".
-        measures: Archive measures when status is "ok".
-        metrics: The evaluator's metrics.
-        feedback: Text for the next prompt (the evaluator's, or what went wrong).
-        reason: One sentence explaining a non-"ok" status.
-        eval_s: Wall-clock seconds of the evaluation.
-    """
-
-    status: str
-    score: float | None
-    measures: tuple[float, ...] | None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    feedback: str = ""
-    reason: str | None = None
-    eval_s: float = 0.0
 
 
 class ProgramEvaluator:
@@ -60,8 +36,14 @@ class ProgramEvaluator:
             (m.index + 1 for m in problem.measures if m.source == "evaluator"), default=0
         )
 
-    def __call__(self, code: str) -> ProgramOutcome:
-        """Evaluate `code` (blocking; run it in a worker thread)."""
+    def __call__(self, code: str) -> Evaluation:
+        """Evaluate `code` (blocking; run it in a worker thread).
+
+        Returns:
+            OK with the archive measures, INVALID (bad or missing result, valid=false), or
+            the sandbox's failure status (TIMEOUT, CRASHED, OOM, KILLED, ERROR), with the
+            evaluator's metrics and feedback (or what went wrong) and the seconds it took.
+        """
         result = run_sandboxed(
             [sys.executable, "evaluate.py", CANDIDATE, RESULT],
             {**self._files, CANDIDATE: code},
@@ -71,24 +53,24 @@ class ProgramEvaluator:
         tail = (result.stderr or result.stdout)[-1500:]
         if result.status != "ok":
             feedback = f"{result.reason}\n{tail}".strip()
-            return ProgramOutcome(result.status, None, None, {}, feedback, result.reason,
-                                  result.duration_s)
+            return Evaluation(Status(result.status), None, None, {}, feedback, result.reason,
+                              result.duration_s)
         checked = validate_program_result(result.result)
         needed = self._evaluator_measures
-        if checked.status == "ok" and needed and len(checked.measures or ()) < needed:
+        if checked.ok and needed and len(checked.measures or ()) < needed:
             reason = (f"the evaluator returned {len(checked.measures or ())} measures; the spec "
                       f"uses measures[{needed - 1}]")
-            return ProgramOutcome("invalid", None, None, dict(checked.metrics), checked.feedback,
-                                  reason, result.duration_s)
-        if checked.status != "ok":
+            return Evaluation(Status.INVALID, None, None, checked.metrics, checked.feedback,
+                              reason, result.duration_s)
+        if not checked.ok:
             feedback = "\n".join(x for x in (checked.feedback, checked.reason, tail) if x)
             first = checked.feedback.strip().splitlines()[0][:200] if checked.feedback else ""
             reason = f"{checked.reason}: {first}" if first else checked.reason
-            return ProgramOutcome("invalid", None, None, dict(checked.metrics), feedback,
-                                  reason, result.duration_s)
+            return Evaluation(Status.INVALID, None, None, checked.metrics, feedback,
+                              reason, result.duration_s)
         measures = self._measures(code, checked.measures, result.duration_s)
-        return ProgramOutcome("ok", float(checked.score), measures, dict(checked.metrics),
-                              checked.feedback, None, result.duration_s)
+        return Evaluation(Status.OK, float(checked.score), measures, checked.metrics,
+                          checked.feedback, None, result.duration_s, checked.feedback_truncated)
 
     def close(self) -> None:
         """Nothing to release: each evaluation's sandbox is gone when it returns."""

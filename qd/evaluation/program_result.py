@@ -5,46 +5,13 @@ from __future__ import annotations
 import difflib
 import json
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Literal
 
+from qd.program.types import Evaluation, JSONScalar, Status
 from qd.sandbox.result import SandboxResult
 
 FIELDS = ("score", "measures", "metrics", "feedback", "valid")
 FEEDBACK_CHARS = 4000
 MAX_METRICS = 256
-JSONScalar = str | int | float | bool | None
-
-
-@dataclass(frozen=True)
-class ProgramEvaluation:
-    """A candidate's validated evaluation.
-
-    Attributes:
-        status: "ok" when the result follows the contract and the candidate is valid, else
-            "invalid".
-        score: The objective to maximise (finite), None when missing or invalid.
-        measures: Behaviour descriptors (finite), None when not given or invalid.
-        metrics: Extra named JSON scalars reported by the evaluator (read-only).
-        feedback: Evaluator's text for the next generation, truncated to a cap.
-        reason: Why the status is what it is, one sentence.
-        feedback_truncated: True when `feedback` was cut.
-    """
-
-    status: Literal["ok", "invalid"]
-    score: float | None
-    measures: tuple[float, ...] | None
-    metrics: Mapping[str, JSONScalar] = field(default_factory=lambda: MappingProxyType({}))
-    feedback: str = ""
-    reason: str = ""
-    feedback_truncated: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when `status` is "ok"."""
-        return self.status == "ok"
 
 
 class _Invalid(Exception):
@@ -56,7 +23,7 @@ def validate_program_result(
     *,
     measure_dim: int | None = None,
     feedback_chars: int = FEEDBACK_CHARS,
-) -> ProgramEvaluation:
+) -> Evaluation:
     """Check an evaluator's JSON result against the contract (docs/sandbox.md).
 
     The contract: a JSON object with `score` (finite number, maximised; may be omitted only
@@ -70,18 +37,18 @@ def validate_program_result(
         feedback_chars: Longest feedback kept; longer text is cut and flagged.
 
     Returns:
-        A `ProgramEvaluation`; every violation yields status "invalid" with a precise reason.
+        An `Evaluation`; every violation yields status INVALID with a precise reason.
     """
     try:
         data = _parse(raw)
         return _validate(data, measure_dim, feedback_chars)
     except _Invalid as problem:
-        return ProgramEvaluation("invalid", None, None, reason=str(problem))
+        return Evaluation(Status.INVALID, None, None, reason=str(problem))
 
 
 def evaluate_sandbox_result(
     result: SandboxResult, *, measure_dim: int | None = None, feedback_chars: int = FEEDBACK_CHARS
-) -> ProgramEvaluation:
+) -> Evaluation:
     """Validate the result of a sandboxed evaluator run; a failed run is "invalid".
 
     Args:
@@ -95,12 +62,12 @@ def evaluate_sandbox_result(
     """
     if result.status != "ok":
         stderr_tail = result.stderr[-feedback_chars:] if feedback_chars else ""
-        return ProgramEvaluation(
-            "invalid", None, None, feedback=stderr_tail,
+        return Evaluation(
+            Status.INVALID, None, None, feedback=stderr_tail,
             reason=f"evaluation {result.status}: {result.reason}",
         )  # fmt: skip
     if result.result_truncated:
-        return ProgramEvaluation("invalid", None, None, reason="result file too large")
+        return Evaluation(Status.INVALID, None, None, reason="result file too large")
     return validate_program_result(
         result.result, measure_dim=measure_dim, feedback_chars=feedback_chars
     )
@@ -125,7 +92,7 @@ def _parse(raw: str | bytes | None) -> dict:
     return data
 
 
-def _validate(data: dict, measure_dim: int | None, feedback_chars: int) -> ProgramEvaluation:
+def _validate(data: dict, measure_dim: int | None, feedback_chars: int) -> Evaluation:
     unknown = [key for key in data if key not in FIELDS]
     if unknown:
         hint = difflib.get_close_matches(unknown[0], FIELDS, n=1)
@@ -135,16 +102,17 @@ def _validate(data: dict, measure_dim: int | None, feedback_chars: int) -> Progr
     if not isinstance(valid, bool):
         raise _Invalid(f"valid must be true or false, got {_kind(valid)}")
     feedback, cut = _feedback(data.get("feedback", ""), feedback_chars)
-    metrics = MappingProxyType(_metrics(data.get("metrics", {})))
+    metrics = _metrics(data.get("metrics", {}))
     if not valid:
         score = _number(data["score"], "score") if "score" in data else None
-        return ProgramEvaluation("invalid", score, None, metrics, feedback,
-                                 "the evaluator marked the candidate invalid", cut)  # fmt: skip
+        return Evaluation(Status.INVALID, score, None, metrics, feedback,
+                          "the evaluator marked the candidate invalid", feedback_truncated=cut)
     if "score" not in data:
         raise _Invalid("missing required key 'score'")
     score = _number(data["score"], "score")
     measures = _measures(data.get("measures"), measure_dim)
-    return ProgramEvaluation("ok", score, measures, metrics, feedback, "valid result", cut)
+    return Evaluation(Status.OK, score, measures, metrics, feedback, "valid result",
+                      feedback_truncated=cut)
 
 
 def _number(value: object, where: str) -> float:

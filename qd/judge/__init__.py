@@ -5,8 +5,9 @@ Go-Explore-style "interestingly new?" filter before evaluation (see docs/judge.m
 from qd.judge.config import JudgeAxis, JudgeSection
 from qd.judge.judge import FALLBACK_RATING, REJECT_REASON, Judge, JudgeError
 from qd.judge.prompts import novelty_prompt, parse_rating, parse_yes_no, rating_prompt
-from qd.store.judge_calls import JudgeCall, JudgeRecords, judge_calls
+from qd.judge.records import JudgeRecords
+from qd.store.judge_calls import JudgeCall
 
 __all__ = ["FALLBACK_RATING", "REJECT_REASON", "Judge", "JudgeAxis", "JudgeCall", "JudgeError",
-           "JudgeRecords", "JudgeSection", "judge_calls", "novelty_prompt", "parse_rating",
-           "parse_yes_no", "rating_prompt"]
+           "JudgeRecords", "JudgeSection", "novelty_prompt", "parse_rating", "parse_yes_no",
+           "rating_prompt"]

@@ -11,10 +11,10 @@ from typing import Any
 from qd.errors import SpecError
 from qd.judge.config import LOCAL_MODEL, JudgeSection
 from qd.judge.judge import Judge
+from qd.judge.records import JudgeRecords
 from qd.llm.client import LLMClient
 from qd.llm.models import ModelConfig
 from qd.store import RunStore
-from qd.store.judge_calls import JudgeRecords
 
 #: What a judge measure holds until the judge has rated the program (a cheap built-in).
 

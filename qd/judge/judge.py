@@ -22,10 +22,12 @@ from qd.judge.logprobs import (
     zero_after_one,
 )
 from qd.judge.prompts import novelty_prompt, parse_rating, parse_yes_no, rating_prompt
+from qd.judge.records import JudgeRecords
 from qd.llm.client import LLMClient
 from qd.llm.errors import LLMError
 from qd.llm.models import ModelConfig
-from qd.store.judge_calls import JudgeCall, JudgeRecords, cache_key
+from qd.program.types import Evaluation
+from qd.store.judge_calls import JudgeCall, cache_key
 
 log = logging.getLogger(__name__)
 
@@ -252,9 +254,9 @@ class Judge:
             out[position] = rating
         return tuple(out)
 
-    async def judged(self, code: str, outcome: Any) -> Any:
-        """A valid `ProgramOutcome` with its judge measures rated; others unchanged."""
-        if outcome.status != "ok" or outcome.measures is None or not self.measure_axes:
+    async def judged(self, code: str, outcome: Evaluation) -> Evaluation:
+        """A valid `Evaluation` with its judge measures rated; others unchanged."""
+        if not outcome.ok or outcome.measures is None or not self.measure_axes:
             return outcome
         return dataclasses.replace(outcome, measures=await self.measures(code, outcome.measures))
 

@@ -242,6 +242,21 @@ def _cost(litellm: ModuleType, cfg: ModelConfig, raw: Any, p_tok: int, c_tok: in
         return 0.0
 
 
+def prices_per_1k(cfg: ModelConfig) -> tuple[float, float]:
+    """USD per 1000 (prompt, completion) tokens of `cfg` as `_cost` charges them: the config's
+    prices when either is set, else litellm's bundled price table (imported on demand), else
+    (0, 0) for a model the table does not know.
+    """
+    if cfg.cost_per_1k_input is not None or cfg.cost_per_1k_output is not None:
+        return cfg.cost_per_1k_input or 0.0, cfg.cost_per_1k_output or 0.0
+    try:
+        prompt, completion = load_litellm().cost_per_token(
+            model=cfg.model, prompt_tokens=1000, completion_tokens=1000)
+        return float(prompt or 0.0), float(completion or 0.0)
+    except Exception:  # noqa: BLE001 - not in the table: it costs 0, as in `_cost`
+        return 0.0, 0.0
+
+
 def _retry_after(exc: BaseException | None) -> float | None:
     """Return the Retry-After header (seconds) of the HTTP response behind `exc`, if any."""
     response = getattr(exc, "response", None)

@@ -39,7 +39,7 @@ def save_checkpoint(
     name = f"state-{iteration:09d}.pkl"
     write_bytes_atomic(directory / name, data)
     row = CheckpointRow(iteration, name, hashlib.sha256(data).hexdigest(), len(data))
-    for old in store.add_checkpoint(row, keep):
+    for old in store.checkpoints.add(row, keep):
         if old != name:
             (directory / old).unlink(missing_ok=True)
     return directory / name
@@ -48,7 +48,7 @@ def save_checkpoint(
 def load_latest_checkpoint(folder: Path, store: RunStore) -> Checkpoint | None:
     """The newest intact checkpoint, or None; damaged ones are skipped with a warning."""
     directory = Path(folder) / CHECKPOINT_DIR
-    for row in store.checkpoints():
+    for row in store.checkpoints.all():
         path = directory / row.file
         try:
             data = path.read_bytes()
@@ -58,7 +58,8 @@ def load_latest_checkpoint(folder: Path, store: RunStore) -> Checkpoint | None:
         except (OSError, ValueError, pickle.UnpicklingError, EOFError) as exc:
             message = f"checkpoint {path.name} is damaged ({exc}); falling back to an older one"
             log.warning(message, extra={"event": "checkpoint_damaged", "file": row.file})
-            store.event("warning", message=message)
+            if not store.readonly:  # a reader (report, export) only logs
+                store.events.add("warning", message=message)
             continue
         return Checkpoint(row.iteration, state)
     return None

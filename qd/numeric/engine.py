@@ -85,7 +85,7 @@ class Engine:
         self.iteration += 1
         measures, refit = c.tell(self.iteration, objectives, evaluated)
         if refit is not None and self.recorder is not None:
-            self.recorder.store.event("refit", **refit)
+            self.recorder.store.events.add("refit", **refit)
         self.evaluations += len(solutions)
         metrics = IterationMetrics.from_stats(
             self.iteration, self.evaluations, c.archive.stats(), self.elapsed_s

@@ -66,7 +66,7 @@ class NumericRunKind:
         """Bring the run back to where its store says it stopped."""
         restored = (rebuild(prepared, store) if changes
                     else restore(prepared, run_dir.path, store))
-        store.event("resume", iteration=restored.iteration, evaluations=restored.evaluations,
+        store.events.add("resume", iteration=restored.iteration, evaluations=restored.evaluations,
                     checkpoint=restored.checkpoint_iteration, replayed=restored.replayed,
                     forced_changes=changes)
         return restored

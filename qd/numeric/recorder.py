@@ -58,7 +58,9 @@ class RunRecorder:
         metrics: IterationMetrics,
     ) -> None:
         """Store one iteration (batch + metrics) in a single transaction."""
-        self.store.record_iteration(solutions, objectives, measures, metrics)
+        with self.store.transaction():
+            self.store.batches.record(metrics.iteration, solutions, objectives, measures)
+            self.store.metrics.add(metrics)
 
     def due(self, iteration: int) -> bool:
         """Whether a checkpoint should be taken after `iteration`."""

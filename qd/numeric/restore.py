@@ -33,12 +33,13 @@ def restore(components: Components, folder: Path, store: RunStore) -> RestoredSt
     if checkpoint is not None:
         components.restore(checkpoint.state["components"])
         start = checkpoint.iteration
-    elif store.last_iteration() > 0:
+    elif store.batches.last_iteration() > 0:
         message = "no intact checkpoint; rebuilding the run from its first stored iteration"
         log.warning(message, extra={"event": "rebuild"})
-        store.event("warning", message=message)
+        if not store.readonly:  # a reader (report, export) only logs
+            store.events.add("warning", message=message)
     replayed = 0
-    for batch in store.batches(start + 1):
+    for batch in store.batches.read(start + 1):
         solutions = components.scheduler.ask()
         if not np.array_equal(solutions, batch.solutions):
             raise ReplayError(
@@ -48,10 +49,10 @@ def restore(components: Components, folder: Path, store: RunStore) -> RestoredSt
             )
         _replay_tell(components, folder, batch)
         replayed += 1
-    metrics = store.metrics()
+    metrics = store.metrics.all()
     return RestoredState(
-        iteration=store.last_iteration(),
-        evaluations=store.evaluation_count(),
+        iteration=store.batches.last_iteration(),
+        evaluations=store.batches.evaluation_count(),
         elapsed_s=metrics[-1].elapsed_s if metrics else 0.0,
         checkpoint_iteration=start,
         replayed=replayed,
@@ -83,7 +84,7 @@ def rebuild(components: Components, store: RunStore, chunk: int = 65_536) -> Res
     state (CMA-ES distributions, RNG streams) restarts.
     """
     dim = components.problem.solution_dim
-    for batch in store.batches():
+    for batch in store.batches.read():
         if batch.solutions.shape[1] != dim:
             raise QDError(
                 f"stored solutions have {batch.solutions.shape[1]} dimensions but the changed "
@@ -96,10 +97,10 @@ def rebuild(components: Components, store: RunStore, chunk: int = 65_536) -> Res
                                        batch.measures[sl])
             else:
                 _relearn(components, batch.iteration, batch.solutions[sl], batch.objectives[sl])
-    metrics = store.metrics()
+    metrics = store.metrics.all()
     return RestoredState(
-        iteration=store.last_iteration(),
-        evaluations=store.evaluation_count(),
+        iteration=store.batches.last_iteration(),
+        evaluations=store.batches.evaluation_count(),
         elapsed_s=metrics[-1].elapsed_s if metrics else 0.0,
         checkpoint_iteration=0,
         replayed=0,

@@ -15,6 +15,7 @@ import numpy as np
 
 from archives import ArchiveGeometry, QDArchive, archive_registry
 from qd.components import ComponentConfig
+from qd.program.types import Program, Status
 from qd.seeds import derive_seeds
 from qd.selection import ElitePool
 from qd.types import ArchiveStats
@@ -99,7 +100,7 @@ def program_archive(spec: Any) -> ProgramArchive:
                           derive_seeds(spec.run.seed, 4)[0])
 
 
-def rebuild_program_archive(spec: Any, rows: Iterable[Any], cache: Any = None
+def rebuild_program_archive(spec: Any, rows: Iterable[Program], cache: Any = None
                             ) -> ProgramArchive:
     """The archive of a program run, rebuilt by inserting its valid programs in id order.
 
@@ -115,12 +116,12 @@ def rebuild_program_archive(spec: Any, rows: Iterable[Any], cache: Any = None
     if projection is not None:
         projection.replay(rows)
         if projection.fits:
-            projection.prefetch({r.id: r.code for r in rows if r.status == "ok"
+            projection.prefetch({r.id: r.code for r in rows if r.status is Status.OK
                                  and r.score is not None and r.measures is not None
                                  and r.code is not None})
     archive = program_archive(spec)
     for row in rows:
-        if row.status == "ok" and row.score is not None and row.measures is not None:
+        if row.status is Status.OK and row.score is not None and row.measures is not None:
             measures = row.measures
             if projection is not None and row.code is not None:
                 measures = projection.fill(row.id, row.code, measures)

@@ -62,6 +62,13 @@ class LLMSection(StrictModel):
         "valid program (0: never)."
     )
     reward_new_cell: float = Field(0.1, ge=0, description="Bandit reward for filling a new cell.")
+    usd_per_second: float = Field(
+        1e-4, gt=0, description="Exchange rate of the bandit's cost between time and money: "
+        "a proposal costs its dollars + its seconds (model call + evaluation) x this rate "
+        "when any model is priced, else its seconds + its dollars / this rate. Default "
+        "$0.36 an hour, so free arms (local operators, $0 models, failed calls) cost their "
+        "time, never nothing."
+    )
 
     @field_validator("bandit")
     @classmethod

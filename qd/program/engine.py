@@ -20,17 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from mutators.program.types import MutationContext, ProgramRecord
-from qd.evaluation.program import ProgramOutcome
+from mutators.program.types import MutationContext
 from qd.events import EngineListener, ProgramStatus, RunEnd, RunStart
 from qd.llm._litellm import quiet_unclosed_sessions
+from qd.program.budget import CallBudget, CallTicket
 from qd.program.setup import ProgramSetup
+from qd.program.types import Evaluation, Program, Status
 from qd.store import RunStore
-from qd.store.programs import ProgramRow, ProgramStore
 from qd.types import IterationMetrics
 
 log = logging.getLogger(__name__)
-EVALUATED = ("ok", "invalid", "timeout", "crashed", "oom", "killed", "error")
 
 
 class ProgramEngine:
@@ -49,14 +48,14 @@ class ProgramEngine:
         self.budget = budget
         self.listeners = list(listeners)
         self.store = store
-        self.programs = ProgramStore(store) if store is not None else None
+        self.programs = store.programs if store is not None else None
         if store is not None:
             setup.keep_embeddings_in(store)
-        self.records: dict[int, ProgramRecord] = {}
+        self.records: dict[int, Program] = {}
         self.generations: dict[int, int] = {}
         self.evaluations = 0
         self.reserved = 0
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[Status] = Counter()
         self.failures_in_a_row = 0
         self._next_id = 1
         self._stop_reason: str | None = None
@@ -65,6 +64,8 @@ class ProgramEngine:
         self._lock = asyncio.Lock()
         self._eval_time = 0.0
         self._eval_count = 0
+        # LLM calls in flight against run.max_llm_calls / max_tokens / max_cost_usd
+        self.calls = CallBudget(setup.limits, setup.client.ledger, self._status)
 
     # --- control -----------------------------------------------------------------------------
 
@@ -85,14 +86,7 @@ class ProgramEngine:
             return "budget"
         if lim.max_wall_s and self.elapsed_s >= lim.max_wall_s:
             return "max_wall_s"
-        usage = self.s.client.ledger.totals()
-        if lim.max_llm_calls and usage.calls >= lim.max_llm_calls:
-            return "max_llm_calls"
-        if lim.max_tokens and usage.prompt_tokens + usage.completion_tokens >= lim.max_tokens:
-            return "max_tokens"
-        if lim.max_cost_usd and usage.cost_usd >= lim.max_cost_usd:
-            return "max_cost_usd"
-        return None
+        return self.calls.exhausted()  # no room for one more LLM call next to those in flight
 
     # --- run ---------------------------------------------------------------------------------
 
@@ -132,6 +126,7 @@ class ProgramEngine:
             for task in workers:
                 task.cancel()
         reason = self._stop_reason or self._limit_reached() or "budget"
+        self._status()  # the final state: nothing in flight any more
         end = RunEnd(self.evaluations, self.evaluations, self.elapsed_s, self.s.archive.stats(),
                      reason)
         self._save_state()
@@ -148,28 +143,40 @@ class ProgramEngine:
                     if limit not in ("budget",) and not self._stop_reason:
                         self.request_stop(limit)
                     return
-                self.reserved += 1
-                pid = self._next_id
-                self._next_id += 1
+                started = None if self.calls.waiting() else self._start()
+            if started is None:  # a token/cost limit: the calls in flight are of unknown size
+                await asyncio.sleep(0.02)
+                continue
+            pid, arm, calls = started
             try:
-                await self._one(pid, rng)
+                await self._one(pid, arm, calls, rng)
             except Exception:  # the loop must not die with one proposal; record and go on
                 log.exception("proposal %d failed unexpectedly", pid)
-                self._note_failure("internal_error")
+                self._note_failure(Status.INTERNAL_ERROR)
                 self._settle(pid, None)
             finally:
+                calls.close()
                 async with self._lock:
                     self.reserved -= 1
 
-    async def _one(self, pid: int, rng: np.random.Generator) -> None:
+    def _start(self) -> tuple[int, int, CallTicket]:
+        """Reserve an evaluation, an id, an arm and, for a model's arm, its first LLM call
+        (under the lock, right after `_limit_reached` found room for one).
+        """
+        self.reserved += 1
+        pid = self._next_id
+        self._next_id += 1
         arm = self.s.bandit.select()
+        return pid, arm, self.calls.ticket(reserve=self.s.arm(arm)[0] is not None)
+
+    async def _one(self, pid: int, arm: int, calls: CallTicket, rng: np.random.Generator) -> None:
         model, operator = self.s.arm(arm)
         ctx = self._context(operator, rng)
-        result = await self.s.proposer.propose(operator, model, ctx, rng)
+        result = await self.s.proposer.propose(operator, model, ctx, rng, calls)
         prop = result.proposal
-        parents = (int(ctx.parent.id),)
+        parents = (ctx.parent.id,)
         if ctx.second_parent is not None and getattr(operator, "parents", 1) > 1:
-            parents += (int(ctx.second_parent.id),)
+            parents += (ctx.second_parent.id,)
         row = dict(id=pid, parents=parents, generation=self._generation(parents),
                    operator=prop.operator, model=result.model, cost_usd=result.cost_usd,
                    prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
@@ -178,34 +185,36 @@ class ProgramEngine:
         # something: charge it a typical evaluation, so cheap failures do not look attractive.
         cost = self.s.cost_of(result.cost_usd, result.latency_s + self._mean_eval_s())
         if not prop.ok:
-            status = "llm_error" if result.llm_error else "rejected"
-            self._record(ProgramRow(code=None, code_hash=None, island=0, status=status,
-                                    reason=prop.reason, reward=0.0, **row))
+            status = Status.LLM_ERROR if result.llm_error else Status.REJECTED
+            self._record(Program(code=None, code_hash=None, island=0, status=status,
+                                 reason=prop.reason, reward=0.0, **row))
             self._failed(arm, status, cost)
             return
         verdict = self.s.novelty.check(prop.code, near=prop.operator not in self.s.exact_only)
         if not verdict.novel:
-            self._record(ProgramRow(code=prop.code, code_hash=verdict.code_hash, island=0,
-                                    status="duplicate", reason=verdict.reason, reward=0.0, **row))
-            self._failed(arm, "duplicate", cost)
+            self._record(Program(code=prop.code, code_hash=verdict.code_hash, island=0,
+                                 status=Status.DUPLICATE, reason=verdict.reason, reward=0.0,
+                                 **row))
+            self._failed(arm, Status.DUPLICATE, cost)
             return
         rejection = (await self.s.judge.screen(prop.code, self.s.archive.ids(), self.records)
                      if self.s.judge is not None else None)
         if rejection is not None:  # the judge finds it not interestingly new: never evaluated
-            self._record(ProgramRow(code=prop.code, code_hash=verdict.code_hash, island=0,
-                                    status="rejected", reason=rejection, reward=0.0, **row))
-            self._failed(arm, "rejected", cost)
+            self._record(Program(code=prop.code, code_hash=verdict.code_hash, island=0,
+                                 status=Status.REJECTED, reason=rejection, reward=0.0, **row))
+            self._failed(arm, Status.REJECTED, cost)
             return
         self.s.novelty.add(prop.code)
-        self._record(ProgramRow(code=prop.code, code_hash=verdict.code_hash, island=0,
-                                status="proposed", reason=prop.reason, **row))
+        self._record(Program(code=prop.code, code_hash=verdict.code_hash, island=0,
+                             status=Status.PROPOSED, reason=prop.reason, **row))
+        self._save_state()  # the LLM usage of a pending proposal survives a kill
         for parent in parents:
             self.s.archive.note_child(parent)
         outcome = await self._evaluate(prop.code)
         self._finish(pid, prop.code, parents, outcome, arm,
                      self.s.cost_of(result.cost_usd, result.latency_s + outcome.eval_s))
 
-    async def _evaluate(self, code: str) -> ProgramOutcome:
+    async def _evaluate(self, code: str) -> Evaluation:
         async with self.s.eval_slots:
             outcome = await asyncio.to_thread(self.s.evaluator, code)
         if self.s.judge is not None:  # judge-rated measures (source = "judge")
@@ -243,32 +252,33 @@ class ProgramEngine:
     def _generation(self, parents: tuple[int, ...]) -> int:
         return 1 + max((self.generations.get(p, 0) for p in parents), default=-1)
 
-    def _record(self, row: ProgramRow) -> None:
+    def _record(self, row: Program) -> None:
         self.generations[row.id] = row.generation
         if self.programs is not None:
             self.programs.add(row)
         self.counts[row.status] += 1
-        if row.status != "proposed":
+        if row.status.final:
             self._settle(row.id, None)
         self._status()
 
     def _status(self) -> None:
         usage = self.s.client.ledger.totals()
         status = ProgramStatus(
-            proposals=sum(self.counts.values()), in_flight=self.reserved, llm_calls=usage.calls,
+            proposals=sum(self.counts.values()), in_flight=self.calls.in_flight,
+            llm_calls=usage.calls,
             tokens=usage.prompt_tokens + usage.completion_tokens, cost_usd=usage.cost_usd,
-            failures={k: v for k, v in self.counts.items() if k not in ("ok", "proposed") and v},
+            failures={k: v for k, v in self.counts.items() if k.failed and v},
         )
         for listener in self.listeners:
             listener.on_status(status)
 
-    def _failed(self, arm: int, status: str, cost: float) -> None:
+    def _failed(self, arm: int, status: Status, cost: float) -> None:
         self.s.bandit.update(arm, 0.0, cost)
         self._note_failure(status)
         self._save_state()
 
-    def _note_failure(self, status: str) -> None:
-        self.counts[status] += status == "internal_error"
+    def _note_failure(self, status: Status) -> None:
+        self.counts[status] += status is Status.INTERNAL_ERROR
         self.failures_in_a_row += 1
         limit = self.s.settings.stagnation_limit
         if limit and self.failures_in_a_row >= limit and not self._stop_reason:
@@ -278,22 +288,23 @@ class ProgramEngine:
                        "(e.g. perturb_literals, splice) or a longer sandbox timeout")
             log.warning(message)
             if self.store is not None:
-                self.store.event("stagnation", message=message)
+                self.store.events.add("stagnation", message=message)
             self.request_stop("stagnation")
 
-    def _finish(self, pid: int, code: str, parents: tuple[int, ...], outcome: ProgramOutcome,
+    def _finish(self, pid: int, code: str, parents: tuple[int, ...], outcome: Evaluation,
                 arm: int | None, cost: float) -> None:
-        self.counts["proposed"] = max(0, self.counts["proposed"] - 1)
+        self.counts[Status.PROPOSED] = max(0, self.counts[Status.PROPOSED] - 1)
         self.counts[outcome.status] += 1
         self.evaluations += 1
         added = False
         reward = 0.0
-        if outcome.status == "ok" and self.s.projection is not None:  # embedding measures
+        if outcome.ok and self.s.projection is not None:  # embedding measures
             outcome = replace(outcome, measures=self.s.projection.fill(pid, code,
                                                                        outcome.measures))
-        if outcome.status == "ok":
-            self.records[pid] = ProgramRecord(str(pid), code, outcome.score, outcome.metrics,
-                                              outcome.feedback, outcome.measures or ())
+        if outcome.ok:
+            self.records[pid] = Program(pid, code, parents, status=outcome.status,
+                                        score=outcome.score, measures=outcome.measures,
+                                        metrics=outcome.metrics, feedback=outcome.feedback)
             insertion = self.s.archive.add(pid, outcome.score, outcome.measures)
             added = insertion.added
             scores = [self.records[p].score for p in parents if p in self.records]
@@ -307,7 +318,7 @@ class ProgramEngine:
                                  score=outcome.score, measures=outcome.measures,
                                  metrics=outcome.metrics, feedback=outcome.feedback,
                                  eval_s=outcome.eval_s, reward=reward if arm is not None else None)
-        self._settle(pid, code if outcome.status == "ok" else None)
+        self._settle(pid, code if outcome.ok else None)
         if arm is not None:
             self.s.bandit.update(arm, reward, cost)
         if parents:
@@ -318,7 +329,7 @@ class ProgramEngine:
         metrics = IterationMetrics.from_stats(self.evaluations, self.evaluations,
                                               self.s.archive.stats(), self.elapsed_s)
         if self.store is not None:
-            self.store.record_metrics(metrics)
+            self.store.metrics.add(metrics)
         for listener in self.listeners:
             listener.on_iteration(metrics)
 
@@ -326,27 +337,27 @@ class ProgramEngine:
         code = self.s.initial_code
         verdict = self.s.novelty.check(code)
         self.s.novelty.add(code)
-        self._record(ProgramRow(id=1, parents=(), code=code, code_hash=verdict.code_hash,
-                                generation=0, island=0, operator="initial", model=None,
-                                status="proposed"))
+        self._record(Program(id=1, parents=(), code=code, code_hash=verdict.code_hash,
+                             generation=0, island=0, operator="initial", model=None,
+                             status=Status.PROPOSED))
         self._next_id = 2
-        self.records[1] = ProgramRecord("1", code)
+        self.records[1] = Program(1, code)
         self.reserved += 1
         outcome = await self._evaluate(code)
         self.reserved -= 1
-        if outcome.status != "ok":
+        if not outcome.ok:
             message = (f"the initial program is not valid ({outcome.status}: {outcome.reason}); "
                        "every child starts from it")
             log.warning(message)
             if self.store is not None:
-                self.store.event("warning", message=message)
+                self.store.events.add("warning", message=message)
         self._finish(1, code, (), outcome, None, 0.0)
 
     async def _evaluate_leftovers(self) -> None:
         """Evaluate proposals stored but not evaluated when an earlier session was killed."""
         if self.programs is None:
             return
-        for row in self.programs.all("proposed"):
+        for row in self.programs.all(Status.PROPOSED):
             if row.code is None or self.evaluations >= self.budget:
                 continue
             outcome = await self._evaluate(row.code)
@@ -357,14 +368,14 @@ class ProgramEngine:
         p = self.s.projection
         refit = p.settle_archive(pid, code, self.s.archive, self.records) if p else None
         if refit is not None and self.store is not None:
-            self.store.event("embedding_refit", **refit)
+            self.store.events.add("embedding_refit", **refit)
 
     # --- persistence -------------------------------------------------------------------------
 
     def _save_state(self) -> None:
         if self.store is None:
             return
-        self.store.put_states(self.s.state_dicts(), self.evaluations)
+        self.store.component_state.put_many(self.s.state_dicts(), self.evaluations)
 
     def _restore(self) -> None:
         if self.programs is None:
@@ -373,28 +384,27 @@ class ProgramEngine:
         if not rows:
             return
         for key in self.s.state_dicts():
-            stored = self.store.get_state(key)
+            stored = self.store.component_state.get(key)
             if stored is not None:
                 self.s.load_state(key, stored[1])
         for row in rows:
-            if row.code is not None and row.status != "rejected":
+            if row.code is not None and row.status is not Status.REJECTED:
                 self.s.novelty.add(row.code)
             for parent in row.parents:
                 self.s.archive.note_child(parent)
             self.generations[row.id] = row.generation
             self.counts[row.status] += 1
-            if row.status in EVALUATED:
+            if row.status.evaluated:
                 self.evaluations += 1
-            if row.status == "ok" and row.code is not None:
-                self.records[row.id] = ProgramRecord(str(row.id), row.code, row.score, row.metrics,
-                                                     row.feedback or "", row.measures or ())
+            if row.status is Status.OK and row.code is not None:
+                self.records[row.id] = row
                 self.s.archive.add(row.id, row.score, row.measures)
             elif row.id == 1 and row.code is not None:
-                self.records[1] = ProgramRecord("1", row.code)
+                self.records[1] = Program(1, row.code)
         if self.s.projection is not None:  # the embedding fits as of the stored programs
             self.s.projection.replay(rows)
             self.records.update(self.s.projection.rebuild(self.s.archive, self.records))
         self._next_id = rows[-1].id + 1
-        metrics = self.store.metrics()
+        metrics = self.store.metrics.all()
         self._elapsed_before = metrics[-1].elapsed_s if metrics else 0.0
 

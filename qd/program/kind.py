@@ -17,16 +17,16 @@ from qd.run_dir import RunDir
 from qd.session import RestoredState, RunResult, SessionContext, run_kind_registry, run_session
 from qd.spec import SpecBase
 from qd.store import RunStore
-from qd.store.programs import ProgramStore
 
 
 class _ProgramLoop:
     """The program engine seen through the session template's `SessionLoop`."""
 
-    def __init__(self, engine: ProgramEngine, models: list[Any]) -> None:
+    def __init__(self, engine: ProgramEngine, models: list[Any], evaluated_before: int) -> None:
         self.engine = engine
         self.models = models
         self.archive = engine.s.archive.archive
+        self.evaluated_before = evaluated_before
 
     def request_stop(self, reason: str = "stopped") -> None:
         self.engine.request_stop(reason)
@@ -35,7 +35,8 @@ class _ProgramLoop:
         return self.engine.run()
 
     def start_fields(self) -> dict[str, Any]:
-        return {"models": [m.key for m in self.models], "arms": len(self.engine.s.arms)}
+        return {"models": [m.key for m in self.models], "arms": len(self.engine.s.arms),
+                "iteration": self.evaluated_before}  # a program run's iterations: evaluations
 
     def end_fields(self) -> dict[str, Any]:
         return {"counts": dict(self.engine.counts)}
@@ -58,7 +59,7 @@ class ProgramRunKind:
     def resume_from(self, spec: SpecBase, prepared: None, run_dir: RunDir, store: RunStore,
                     changes: list[str]) -> None:
         """Bring the run back to where its store says it stopped."""
-        store.event("resume", forced_changes=changes)  # the engine restores from the store
+        store.events.add("resume", forced_changes=changes)  # the engine restores from the store
         return None
 
     def session(self, spec: SpecBase, prepared: None, run_dir: RunDir | None,
@@ -74,13 +75,15 @@ class ProgramRunKind:
             engine = ProgramEngine(setup, spec.run.budget, ctx.listeners, ctx.store)
             if setup.judge is not None:
                 setup.judge.on_give_up = engine.request_stop
-            return _ProgramLoop(engine, models)
+            before = 0 if ctx.store is None else sum(
+                n for status, n in ctx.store.programs.counts().items() if status.evaluated)
+            return _ProgramLoop(engine, models, before)
 
         return run_session(spec, open_loop, run_dir, store, listeners, handle_signals, restored)
 
     def stored_elites(self, spec: SpecBase, run: Path, store: RunStore) -> dict[str, Any]:
         """The elites as of the last stored iteration, rebuilt from the store."""
-        rebuilt = rebuild_program_archive(spec, ProgramStore(store).all("ok"),
+        rebuilt = rebuild_program_archive(spec, store.programs.all("ok"),
                                           cache=EmbeddingCache.of_store(store))  # read only
         return rebuilt.archive.elites()
 

@@ -5,13 +5,15 @@ with one retry that shows the model why its previous answer was rejected.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from mutators.program.types import MutationContext, Proposal
-from qd.llm.client import LLMClient, LLMError
+from mutators.program.types import MutationContext, OperatorError, Proposal
+from qd.llm.client import LLMClient, LLMError, LLMResponse
+from qd.program.budget import CallTicket
 
 
 @dataclass(frozen=True)
@@ -40,19 +42,37 @@ class Proposer:
         self.retries = retries
 
     async def propose(self, operator: Any, model: Any | None, ctx: MutationContext,
-                      rng: np.random.Generator) -> ProposalResult:
-        """One child from `operator` (with `model` when it needs one)."""
+                      rng: np.random.Generator, calls: CallTicket | None = None
+                      ) -> ProposalResult:
+        """One child from `operator` (with `model` when it needs one).
+
+        `calls` admits each model call (the run's LLM budget): a retry it refuses is not made
+        and the last rejection stands. A failed call's time until it failed is its latency.
+        """
         if not operator.needs_llm:
-            return ProposalResult(operator.propose(ctx, rng), None)
+            try:
+                return ProposalResult(operator.propose(ctx, rng), None)
+            except OperatorError as err:  # e.g. nothing to splice yet: a rejection, not a crash
+                return ProposalResult(Proposal.reject(operator.name, str(err)), None)
         totals = {"cost_usd": 0.0, "prompt_tokens": 0, "completion_tokens": 0, "latency_s": 0.0}
         proposal: Proposal | None = None
-        for _ in range(1 + self.retries):
-            prompt = operator.build_prompt(ctx, rng)
+        for attempt in range(1 + self.retries):
+            try:  # before the call is admitted: an operator that cannot work costs nothing
+                prompt = operator.build_prompt(ctx, rng)
+            except OperatorError as err:  # e.g. crossover with a single valid program so far
+                return ProposalResult(Proposal.reject(operator.name, str(err)), model.key,
+                                      **totals)
+            if calls is not None and not calls.acquire():
+                if attempt:
+                    break  # no call left for a retry
+                raise RuntimeError("a proposal's first LLM call must be reserved")
             overrides: dict[str, Any] = {"stop": tuple(prompt.stop)} if prompt.stop else {}
             if prompt.max_tokens is not None:
                 overrides["max_tokens"] = prompt.max_tokens
             if prompt.temperature is not None and model.temperature is None:
                 overrides["temperature"] = prompt.temperature
+            start = time.monotonic()
+            response: LLMResponse | None = None
             try:
                 response = await self.client.complete(
                     model,
@@ -60,9 +80,14 @@ class Proposer:
                     **overrides,
                 )
             except LLMError as err:
+                totals["latency_s"] += time.monotonic() - start
                 reason = f"LLM call failed ({err.kind}): {err}"
                 return ProposalResult(Proposal.reject(prompt.operator, reason), model.key,
                                       llm_error=err.kind, **totals)
+            finally:
+                if calls is not None:
+                    calls.release(response)
+            assert response is not None
             totals["cost_usd"] += response.cost_usd
             totals["prompt_tokens"] += response.prompt_tokens
             totals["completion_tokens"] += response.completion_tokens

@@ -22,6 +22,7 @@ from qd.errors import SpecError
 from qd.evaluation.backends import Evaluator, evaluator_backend
 from qd.judge.build import judge_measure_axes
 from qd.llm import LLMClient, ModelConfig
+from qd.llm.client import prices_per_1k
 from qd.program.archive import ProgramArchive, program_archive
 from qd.program.config import (
     CHAT_OPERATORS,
@@ -59,7 +60,7 @@ class ProgramSetup:
     eval_slots: asyncio.Semaphore
     worst: float
     scale: float
-    priced: bool = False
+    priced: bool = False  # a model has a price (spec or litellm's table): costs in dollars
     exact_only: frozenset[str] = frozenset()
     extra_state: dict[str, Any] = field(default_factory=dict)
     projection: EmbeddingProjection | None = None  # set when a measure has source = "embedding"
@@ -79,8 +80,16 @@ class ProgramSetup:
         return self.arms[index]
 
     def cost_of(self, cost_usd: float, seconds: float) -> float:
-        """Bandit cost of a proposal: dollars when any model is priced, else seconds spent."""
-        return max(cost_usd, 1e-9) if self.priced else max(seconds, 1e-3)
+        """Bandit cost of a proposal that spent `cost_usd` and `seconds` (model call +
+        evaluation): one unit for every arm, so a free arm costs its time, never ~0.
+
+        When any model is priced (by the spec or by litellm's price table) the unit is
+        dollars, `cost_usd + seconds × usd_per_second`; else seconds,
+        `seconds + cost_usd / usd_per_second`. Seconds count at least 1 ms.
+        """
+        rate = self.settings.usd_per_second
+        seconds = max(seconds, 1e-3)
+        return cost_usd + seconds * rate if self.priced else seconds + cost_usd / rate
 
     def reward(self, child: float, parent: float, new_cell: bool) -> float:
         """Improvement over the parent (scaled by the objective range) plus a new-cell bonus."""
@@ -160,7 +169,7 @@ def build_program_setup(spec: SpecBase, models: list[ModelConfig]) -> ProgramSet
         eval_slots=asyncio.Semaphore(slots),
         worst=worst,
         scale=max(best - worst, 1e-12),
-        priced=any(m.cost_per_1k_input or m.cost_per_1k_output for m in models),
+        priced=any(any(prices_per_1k(m)) for m in {m for m, _ in arms if m is not None}),
         exact_only=frozenset(novelty.exact_only),
         projection=embedding_projection(problem),
     )

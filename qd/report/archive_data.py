@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ribs.archives import ArchiveBase
 
+from qd.errors import SpecError
 from qd.export import archive_table
 from qd.kinds import run_kind_of
 from qd.report.source import RunFiles, checkpoint_archive
@@ -36,6 +38,8 @@ class ArchiveData:
         objective: Objective of each elite, shape (E,).
         measures: Measures of each elite, shape (E, M).
         solutions: Solution of each elite, shape (E, D).
+        measure_names: The spec's name of each measure (`spec_measure_names`); () when the spec
+            names none.
     """
 
     kind: str
@@ -53,11 +57,16 @@ class ArchiveData:
     objective: np.ndarray
     measures: np.ndarray
     solutions: np.ndarray
+    measure_names: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
         """Number of elites E."""
         return int(self.index.size)
+
+    def measure_label(self, j: int) -> str:
+        """How measure `j` is labelled: its name in the spec, else `measure j`."""
+        return self.measure_names[j] if self.measure_names else f"measure {j}"
 
     def cell_of(self, index: int) -> tuple[int, ...] | None:
         """Grid coordinates of archive index `index` (None for archives without a grid)."""
@@ -81,7 +90,8 @@ def load_archive(files: RunFiles, store: RunStore) -> ArchiveData:
     table = archive_table(files.path, store)
     measures = _stack(table, "measure")
     solutions = _stack(table, "solution")
-    iteration, ribs = _geometry_archive(files, store)
+    spec = _valid_spec(files)
+    iteration, ribs = _geometry_archive(files, store, spec)
     kind = str(files.config.get("archive", {}).get("name", "grid"))
     lower, upper = _bounds(ribs, measures)
     dims = getattr(ribs, "dims", None)
@@ -89,7 +99,7 @@ def load_archive(files: RunFiles, store: RunStore) -> ArchiveData:
     centroids = getattr(ribs, "centroids", None)
     return ArchiveData(
         kind=kind,
-        iteration=store.last_iteration(),
+        iteration=store.batches.last_iteration(),
         measure_dim=measures.shape[1],
         solution_dim=solutions.shape[1],
         lower=lower,
@@ -103,7 +113,35 @@ def load_archive(files: RunFiles, store: RunStore) -> ArchiveData:
         objective=np.asarray(table["objective"], dtype=np.float64),
         measures=measures,
         solutions=solutions,
+        measure_names=spec_measure_names(None if spec is None else spec.problem,
+                                         measures.shape[1]),
     )
+
+
+def spec_measure_names(problem: Any, measure_dim: int) -> tuple[str, ...]:
+    """The names a problem's config gives its `measure_dim` archive axes, or () for none.
+
+    Program problems name each `[[problem.measures]]` entry (its `label`: `name`, else the
+    source's default such as `evaluator[0]` or `code_length`); any other problem config may
+    carry `measure_names`, one string per measure. Names that are not one per measure are
+    ignored.
+    """
+    measures = getattr(problem, "measures", None)
+    if isinstance(measures, list | tuple) and all(hasattr(m, "label") for m in measures):
+        names: Any = [m.label for m in measures]
+    else:
+        names = getattr(problem, "measure_names", None)
+    if not isinstance(names, list | tuple) or len(names) != measure_dim:
+        return ()
+    return tuple(str(name) for name in names)
+
+
+def _valid_spec(files: RunFiles) -> Any:
+    """The run's stored spec, validated; None when it no longer validates (moved files)."""
+    try:
+        return validate_spec(files.config, files.path, str(Path(files.path) / CONFIG_FILE))
+    except SpecError:
+        return None
 
 
 def _stack(table: dict[str, np.ndarray], prefix: str) -> np.ndarray:
@@ -114,12 +152,16 @@ def _stack(table: dict[str, np.ndarray], prefix: str) -> np.ndarray:
     return np.stack(columns, axis=1).astype(np.float64).reshape(n, len(columns))
 
 
-def _geometry_archive(files: RunFiles, store: RunStore) -> tuple[int | None, ArchiveBase]:
-    """Return the newest checkpoint's result archive, or one built from the spec (same seeds)."""
+def _geometry_archive(files: RunFiles, store: RunStore,
+                      spec: Any) -> tuple[int | None, ArchiveBase]:
+    """Return the newest checkpoint's result archive, or one built from the spec (same seeds);
+    `spec` is the validated spec, or None (then validating again raises the `SpecError`).
+    """
     found = checkpoint_archive(files.path, store)
     if found is not None:
         return found
-    spec = validate_spec(files.config, files.path, str(Path(files.path) / CONFIG_FILE))
+    if spec is None:
+        spec = validate_spec(files.config, files.path, str(Path(files.path) / CONFIG_FILE))
     return None, run_kind_of(spec).empty_archive(spec)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,9 @@ import tomli_w
 from qd.kinds import run_kind_of
 from qd.report.archive_data import ArchiveData, load_archive
 from qd.report.sections import ExtraSection, load_sections
-from qd.report.source import ReadOnlyStore, RunFiles, lock_holder, read_run_files
+from qd.report.source import RunFiles, lock_holder, open_run_store, read_run_files
 from qd.seeds import derive_seeds
+from qd.store import RunStore
 from qd.types import ArchiveStats
 
 #: Curves with more stored rows than this are thinned evenly (first and last row kept).
@@ -33,7 +34,13 @@ CURVE_FIELDS = ("iteration", "evaluations", "num_elites", "coverage", "qd_score"
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What was run, with which settings and software, and where it stands."""
+    """What was run, with which settings and software, and where it stands.
+
+    For program runs (`programs`: the archive's solutions are program ids) `iterations` and
+    `evaluations` both count evaluated programs, `proposals` counts every stored proposal
+    (also those rejected before evaluation), and `llm` summarises the `[llm]` settings (model
+    names, operators, bandit and selector names) in place of emitters.
+    """
 
     name: str
     path: str
@@ -53,6 +60,9 @@ class RunInfo:
     iterations: int
     evaluations: int
     elapsed_s: float
+    programs: bool = False
+    proposals: int = 0
+    llm: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,21 +139,23 @@ def load_report_data(run: Path, max_points: int = MAX_CURVE_POINTS) -> ReportDat
         ReportError: The folder has no readable run store.
     """
     files = read_run_files(run)
-    with closing(ReadOnlyStore.open(files.path)) as store, store.snapshot():
-        metrics = store.metrics()
+    with closing(open_run_store(files.path)) as store, store.transaction():
+        metrics = store.metrics.all()
         archive = load_archive(files, store)
         sessions = _sessions(store, files.path)
-        events = tuple(EventRow(e.pop("t"), e.pop("kind"), e) for e in store.events())
+        events = tuple(EventRow(e.pop("t"), e.pop("kind"), e) for e in store.events.all())
         sections = load_sections(store, files)
-        evaluations = store.evaluation_count()
+        evaluations = store.batches.evaluation_count()
+        programs = _is_program_run(files.config)
+        proposals = sum(store.programs.counts().values()) if programs else 0
     last = metrics[-1] if metrics else None
     status = status_label(sessions[-1].outcome) if sessions else "not started"
     iterations = archive.iteration
-    if _is_program_run(files.config):  # one metrics row per evaluated program, no batches
+    if programs:  # one metrics row per evaluated program, no batches
         iterations = evaluations = last.evaluations if last else 0
     return ReportData(
         run=_run_info(files, status, iterations, evaluations,
-                      last.elapsed_s if last else 0.0),
+                      last.elapsed_s if last else 0.0, proposals),
         stats=ArchiveStats(
             num_elites=archive.size,
             coverage=last.coverage if last else 0.0,
@@ -169,10 +181,11 @@ def status_label(outcome: str) -> str:
 
 
 def _run_info(files: RunFiles, status: str, iterations: int, evaluations: int,
-              elapsed_s: float) -> RunInfo:
+              elapsed_s: float, proposals: int = 0) -> RunInfo:
     cfg = files.config
     run = cfg.get("run", {})
-    emitters = () if _is_program_run(cfg) else tuple(cfg.get("emitters", []))
+    programs = _is_program_run(cfg)
+    emitters = () if programs else tuple(cfg.get("emitters", []))
     batch = sum(int(e.get("count", 1)) * int(e.get("batch_size", 36)) for e in emitters) or 1
     budget = int(run.get("budget", 0))
     seed = int(run.get("seed", 0))
@@ -196,7 +209,19 @@ def _run_info(files: RunFiles, status: str, iterations: int, evaluations: int,
         iterations=iterations,
         evaluations=evaluations,
         elapsed_s=float(elapsed_s),
+        programs=programs,
+        proposals=proposals,
+        llm=_llm_settings(cfg) if programs else {},
     )
+
+
+def _llm_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The `[llm]` table in short: model names, and components (bandit, selector) by name."""
+    llm = dict(config.get("llm", {}))
+    models = [m.get("name") or m.get("model") for m in llm.pop("models", [])
+              if isinstance(m, dict)]
+    short = {k: v.get("name", v) if isinstance(v, dict) else v for k, v in llm.items()}
+    return {"models": models, **short}
 
 
 def _is_program_run(config: dict[str, Any]) -> bool:
@@ -204,11 +229,11 @@ def _is_program_run(config: dict[str, Any]) -> bool:
     return run_kind_of(config).solutions_are_programs
 
 
-def _sessions(store: ReadOnlyStore, run: Path) -> tuple[Session, ...]:
+def _sessions(store: RunStore, run: Path) -> tuple[Session, ...]:
     """Pair each `start` event with its `end` event; a start without one was killed (or runs)."""
     opened: list[dict[str, Any]] = []
     pending_resume: dict[str, Any] | None = None
-    for event in store.events():
+    for event in store.events.all():
         if event["kind"] == "resume":
             pending_resume = {k: v for k, v in event.items() if k not in ("t", "kind")}
         elif event["kind"] == "start":
@@ -216,7 +241,8 @@ def _sessions(store: ReadOnlyStore, run: Path) -> tuple[Session, ...]:
             pending_resume = None
         elif event["kind"] == "end" and opened and opened[-1]["end"] is None:
             opened[-1]["end"] = event
-    last_iteration = store.last_iteration()
+    # numeric runs: the last stored batch; program runs (no batches): the last metrics row
+    last_iteration = store.batches.last_iteration() or store.metrics.last_iteration()
     holder = lock_holder(run)
     out = []
     for n, item in enumerate(opened):
@@ -227,17 +253,12 @@ def _sessions(store: ReadOnlyStore, run: Path) -> tuple[Session, ...]:
         if end is not None:
             ended, outcome = end["t"], str(end.get("reason", "stopped"))
         else:
-            ended = _batch_time(store, last) if last > first else None
+            ended = store.batches.created(last) if last > first else None
             is_live = n == len(opened) - 1 and holder is not None
             outcome = "running" if is_live else "killed"
         out.append(Session(n + 1, item["start"]["t"], ended, outcome, first, last,
                            item["resume"]))
     return tuple(out)
-
-
-def _batch_time(store: ReadOnlyStore, iteration: int) -> float | None:
-    rows = store.query("SELECT created FROM batches WHERE iteration = ?", (iteration,))
-    return float(rows[0][0]) if rows else None
 
 
 def _curves(metrics: list[Any], max_points: int) -> Curves:

@@ -6,6 +6,7 @@ drawn (e.g. `elites`, `points`), so that the rendered page can be checked agains
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -90,10 +91,20 @@ def _colour_range(objective: np.ndarray) -> tuple[float, float]:
     return (lo - 0.5, hi + 0.5) if lo == hi else (lo, hi)
 
 
-def _hover(measure_dim: int) -> str:
-    measures = ", ".join(f"%{{customdata[{j + 1}]:.4g}}" for j in range(measure_dim))
-    return ("elite %{customdata[0]}<br>objective %{marker.color:.6g}<br>"
-            f"measures ({measures})<extra></extra>")
+def _text(value: str) -> str:
+    """Text shown by plotly, which reads a few HTML tags and entities: escaped."""
+    return html.escape(value, quote=False)
+
+
+def _hover(archive: ArchiveData) -> str:
+    """Hover text of an elite: index, objective and each measure, by name when named."""
+    values = [f"%{{customdata[{j + 1}]:.4g}}" for j in range(archive.measure_dim)]
+    if archive.measure_names:
+        measures = "".join(f"<br>{_text(name)} {value}"
+                           for name, value in zip(archive.measure_names, values, strict=True))
+    else:
+        measures = f"<br>measures ({', '.join(values)})"
+    return f"elite %{{customdata[0]}}<br>objective %{{marker.color:.6g}}{measures}<extra></extra>"
 
 
 def _custom(archive: ArchiveData) -> list[list[float]]:
@@ -112,14 +123,14 @@ def _markers(archive: ArchiveData, x: np.ndarray, y: np.ndarray, colorbar: bool 
         marker["colorbar"] = {"title": {"text": "objective"}}
     return {"type": "scatter", "mode": "markers", "name": "elites", "x": x.tolist(),
             "y": y.tolist(), "customdata": _custom(archive), "marker": marker,
-            "hovertemplate": _hover(archive.measure_dim), "showlegend": False}
+            "hovertemplate": _hover(archive), "showlegend": False}
 
 
 def _axes(archive: ArchiveData, x: int, y: int) -> dict[str, Any]:
     return {
-        "xaxis": {"title": {"text": f"measure {x}"}, "zeroline": False,
+        "xaxis": {"title": {"text": _text(archive.measure_label(x))}, "zeroline": False,
                   "range": [float(archive.lower[x]), float(archive.upper[x])]},
-        "yaxis": {"title": {"text": f"measure {y}"}, "zeroline": False,
+        "yaxis": {"title": {"text": _text(archive.measure_label(y))}, "zeroline": False,
                   "range": [float(archive.lower[y]), float(archive.upper[y])]},
     }
 
@@ -137,7 +148,7 @@ def _grid_heatmap(archive: ArchiveData) -> Figure:
         "type": "heatmap", "name": "elites", "x": archive.boundaries[0].tolist(),
         "y": archive.boundaries[1].tolist(), "z": z.tolist(), "customdata": custom.tolist(),
         "hoverongaps": False, "colorscale": "Viridis", "colorbar": {"title": {"text": "objective"}},
-        "hovertemplate": _hover(2).replace("%{marker.color:.6g}", "%{z:.6g}"),
+        "hovertemplate": _hover(archive).replace("%{marker.color:.6g}", "%{z:.6g}"),
     }
     layout = {**_axes(archive, 0, 1), "plot_bgcolor": "#f4f4f4"}
     if _square(archive):
@@ -186,7 +197,7 @@ def _scatter(archive: ArchiveData) -> Figure:
 
 def _strip(archive: ArchiveData) -> Figure:
     trace = _markers(archive, archive.measures[:, 0], archive.objective)
-    layout = {"xaxis": {"title": {"text": "measure 0"}, "zeroline": False,
+    layout = {"xaxis": {"title": {"text": _text(archive.measure_label(0))}, "zeroline": False,
                         "range": [archive.lower[0], archive.upper[0]]},
               "yaxis": {"title": {"text": "objective"}}}
     return Figure("archive-strip", "Archive: objective along the measure", [trace], layout,
@@ -206,10 +217,12 @@ def _pairwise(archive: ArchiveData) -> Figure:
         suffix = "" if k == 0 else str(k + 1)
         x0, y1 = c * (width + gap), 1 - r * (height + gap)
         layout[f"xaxis{suffix}"] = {"domain": [x0, x0 + width], "anchor": f"y{suffix}",
-                                    "title": {"text": f"measure {a}"}, "zeroline": False,
+                                    "title": {"text": _text(archive.measure_label(a))},
+                                    "zeroline": False,
                                     "range": [archive.lower[a], archive.upper[a]]}
         layout[f"yaxis{suffix}"] = {"domain": [y1 - height, y1], "anchor": f"x{suffix}",
-                                    "title": {"text": f"measure {b}"}, "zeroline": False,
+                                    "title": {"text": _text(archive.measure_label(b))},
+                                    "zeroline": False,
                                     "range": [archive.lower[b], archive.upper[b]]}
         trace = _markers(archive, archive.measures[:, a], archive.measures[:, b],
                          colorbar=k == 0, size=4)

@@ -12,7 +12,6 @@ import jinja2
 
 from qd.atomic import write_text_atomic
 from qd.errors import QDError
-from qd.kinds import run_kind_of
 from qd.report.data import ReportData, load_report_data
 from qd.report.plots import Figure, archive_figures, curves_figure
 from qd.report.source import ReportError
@@ -98,14 +97,19 @@ def figure_json(figure: Figure) -> str:
 
 
 def top_elites(data: ReportData, k: int = TOP_ELITES) -> list[dict[str, Any]]:
-    """List the `k` best elites: rank, index, cell, objective, measures."""
+    """List the `k` best elites: rank, index, cell, objective, measures, and for program runs
+    the `program` each elite is (its id, the solution).
+    """
     archive = data.archive
     rows = []
     for rank, pos in enumerate(archive.ranking()[:k], start=1):
         index = int(archive.index[pos])
-        rows.append({"rank": rank, "index": index, "cell": archive.cell_of(index),
-                     "objective": float(archive.objective[pos]),
-                     "measures": [float(m) for m in archive.measures[pos]]})
+        row = {"rank": rank, "index": index, "cell": archive.cell_of(index),
+               "objective": float(archive.objective[pos]),
+               "measures": [float(m) for m in archive.measures[pos]]}
+        if data.run.programs:
+            row["program"] = int(round(float(archive.solutions[pos, 0])))
+        rows.append(row)
     return rows
 
 
@@ -117,8 +121,7 @@ def _figure_item(figure: Figure) -> dict[str, Any]:
 
 def render_report(data: ReportData) -> str:
     """Render the report page for `data` as one HTML string."""
-    programs = run_kind_of({"problem": data.run.problem}).solutions_are_programs
-    figures = [*archive_figures(data.archive, program_ids=programs),
+    figures = [*archive_figures(data.archive, program_ids=data.run.programs),
                curves_figure(data.curves)]
     section_figures = {s.key: [_figure_item(Figure(**f)) for f in s.payload.get("figures", ())]
                        for s in data.sections}

@@ -18,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from qd.program.types import Status
 from qd.report.highlight import highlight_css, highlight_diff, highlight_python
-from qd.report.source import ReadOnlyStore, RunFiles
+from qd.report.source import RunFiles
+from qd.store import RunStore
 
 #: Longest JSON text shown per component state before it is cut.
 MAX_STATE_CHARS = 4000
@@ -40,17 +42,17 @@ class ExtraSection:
     payload: dict[str, Any]
 
 
-SectionLoader = Callable[[ReadOnlyStore, RunFiles], ExtraSection | None]
+SectionLoader = Callable[[RunStore, RunFiles], ExtraSection | None]
 
 
-def component_state_section(store: ReadOnlyStore, files: RunFiles) -> ExtraSection | None:
+def component_state_section(store: RunStore, files: RunFiles) -> ExtraSection | None:
     """Load stored component state (bandits, selectors, RNGs), one row per key; None when empty."""
-    rows = store.query("SELECT key, iteration, value FROM component_state ORDER BY key")
+    rows = store.component_state.all()
     if not rows:
         return None
     states = []
-    for key, iteration, value in rows:
-        text = json.dumps(json.loads(value), indent=1, sort_keys=True)
+    for key, (iteration, value) in rows.items():
+        text = json.dumps(value, indent=1, sort_keys=True)
         cut = len(text) > MAX_STATE_CHARS
         states.append({"key": key, "iteration": int(iteration),
                        "json": text[:MAX_STATE_CHARS] + ("\n…" if cut else ""),
@@ -74,27 +76,27 @@ _PROGRAM_COLUMNS = ("id", "parents", "code", "operator", "model", "status", "rea
                     "reward", "created")
 
 
-def read_programs(store: ReadOnlyStore) -> list[dict[str, Any]]:
-    """Every row of the `programs` table in id order (parents and metrics decoded); [] if none."""
-    if not store.has_table("programs"):
-        return []
-    rows = store.query(f"SELECT {', '.join(_PROGRAM_COLUMNS)} FROM programs ORDER BY id")
+def read_programs(store: RunStore) -> list[dict[str, Any]]:
+    """Every row of the `programs` table in id order (parents and metrics decoded, the status
+    a `Status`); [] if none.
+    """
     out = []
-    for values in rows:
+    for values in store.programs.columns(_PROGRAM_COLUMNS):
         row = dict(zip(_PROGRAM_COLUMNS, values, strict=True))
         row["parents"] = [int(p) for p in json.loads(row["parents"] or "[]")]
         row["metrics"] = json.loads(row["metrics"]) if row["metrics"] else {}
+        row["status"] = Status(row["status"])
         out.append(row)
     return out
 
 
 def top_programs(programs: list[dict[str, Any]], k: int = TOP_PROGRAMS) -> list[dict[str, Any]]:
     """The `k` valid (`ok`) programs with the highest scores, ties by id."""
-    valid = [p for p in programs if p["status"] == "ok" and p["score"] is not None]
+    valid = [p for p in programs if p["status"] == Status.OK and p["score"] is not None]
     return sorted(valid, key=lambda p: (-p["score"], p["id"]))[:k]
 
 
-def top_programs_section(store: ReadOnlyStore, files: RunFiles) -> ExtraSection | None:
+def top_programs_section(store: RunStore, files: RunFiles) -> ExtraSection | None:
     """The best programs: score, operator, model, metrics, feedback, highlighted code."""
     programs = read_programs(store)
     if not programs:
@@ -123,7 +125,7 @@ def lineage(programs: list[dict[str, Any]], program_id: int) -> list[dict[str, A
     return chain[::-1]
 
 
-def lineage_section(store: ReadOnlyStore, files: RunFiles) -> ExtraSection | None:
+def lineage_section(store: RunStore, files: RunFiles) -> ExtraSection | None:
     """The ancestors of the best program, each with its diff to its first parent."""
     programs = read_programs(store)
     best = top_programs(programs, 1)
@@ -153,7 +155,7 @@ def arm_name(model: str | None, operator: str | None) -> str:
     return f"{model or '–'} · {operator or '–'}"
 
 
-def arms_section(store: ReadOnlyStore, files: RunFiles) -> ExtraSection | None:
+def arms_section(store: RunStore, files: RunFiles) -> ExtraSection | None:
     """Per (model, operator) arm: pulls, mean reward, cost, valid fraction; pulls over time."""
     programs = [p for p in read_programs(store) if p["model"] or p["operator"]]
     if not programs:
@@ -167,7 +169,7 @@ def arms_section(store: ReadOnlyStore, files: RunFiles) -> ExtraSection | None:
                                     "cost_usd": 0.0, "valid": 0})
         arm["pulls"] += 1
         arm["cost_usd"] += float(p["cost_usd"] or 0.0)
-        arm["valid"] += p["status"] == "ok"
+        arm["valid"] += p["status"] == Status.OK
         if p["reward"] is not None:
             arm["rewards"].append(float(p["reward"]))
         points = series.setdefault(arm["name"], [])
@@ -195,7 +197,7 @@ def arms_section(store: ReadOnlyStore, files: RunFiles) -> ExtraSection | None:
                         {"arms": table, "proposals": len(programs), "figures": [figure]})
 
 
-def llm_cost_section(store: ReadOnlyStore, files: RunFiles) -> ExtraSection | None:
+def llm_cost_section(store: RunStore, files: RunFiles) -> ExtraSection | None:
     """Cumulative cost and tokens per model over time since the first proposal."""
     programs = [p for p in read_programs(store) if p["model"]]
     if not programs:
@@ -238,26 +240,26 @@ def llm_cost_section(store: ReadOnlyStore, files: RunFiles) -> ExtraSection | No
                         {"models": table, "figures": [figure]})
 
 
-def failures_section(store: ReadOnlyStore, files: RunFiles) -> ExtraSection | None:
+def failures_section(store: RunStore, files: RunFiles) -> ExtraSection | None:
     """Proposals per status and the most common failure reasons."""
     programs = read_programs(store)
     if not programs:
         return None
     statuses = Counter(p["status"] for p in programs)
-    reasons = Counter(p["reason"] for p in programs if p["status"] != "ok" and p["reason"])
+    reasons = Counter(p["reason"] for p in programs if p["status"] != Status.OK and p["reason"])
     top = []
     for reason, count in reasons.most_common(TOP_REASONS):
         cut = len(reason) > MAX_REASON_CHARS
         top.append({"reason": reason[:MAX_REASON_CHARS] + ("…" if cut else ""), "count": count,
                     "statuses": sorted({p["status"] for p in programs
-                                        if p["reason"] == reason and p["status"] != "ok"})})
+                                        if p["reason"] == reason and p["status"] != Status.OK})})
     return ExtraSection("failures", "Outcomes and failure reasons",
                         {"statuses": dict(statuses.most_common()), "total": len(programs),
                          "reasons": top, "distinct_reasons": len(reasons)})
 
 
 #: Loaders run in this order; their sections appear in this order after the core sections.
-def trajectories_section(store: ReadOnlyStore, files: RunFiles) -> ExtraSection | None:
+def trajectories_section(store: RunStore, files: RunFiles) -> ExtraSection | None:
     """Policy runs on the maze: the best elites' paths, re-simulated; None for other problems."""
     from qd.report.trajectories import maze_paths, trajectory_figure
 
@@ -275,7 +277,7 @@ SECTION_LOADERS: list[SectionLoader] = [trajectories_section, top_programs_secti
                                         failures_section, component_state_section]
 
 
-def load_sections(store: ReadOnlyStore, files: RunFiles) -> tuple[ExtraSection, ...]:
+def load_sections(store: RunStore, files: RunFiles) -> tuple[ExtraSection, ...]:
     """Run every registered loader; keep the sections that found data."""
     found = (loader(store, files) for loader in SECTION_LOADERS)
     return tuple(section for section in found if section is not None)

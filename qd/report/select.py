@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from qd.report.archive_data import ArchiveData, load_archive
-from qd.report.source import ReadOnlyStore, ReportError, read_run_files
+from qd.report.source import ReportError, open_run_store, read_run_files
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,6 @@ def _position(archive: ArchiveData, index: int, what: str) -> int:
 def load_solution(run: Path, selector: Selector) -> ShownSolution:
     """Read run folder `run` (read-only) and select one elite."""
     files = read_run_files(run)
-    with closing(ReadOnlyStore.open(files.path)) as store, store.snapshot():
+    with closing(open_run_store(files.path)) as store, store.transaction():
         archive = load_archive(files, store)
     return select(archive, selector, str(files.path))

@@ -1,9 +1,9 @@
 """Read-only access to a run folder: store, config, provenance, checkpoint geometry, lock state.
 
 Reports and `qd show` must never change a run, and may be run while the run is still going.
-`RunStore.open` truncates an uncommitted tail of `solutions.f64` and migrates the schema, which
-is right for the writer but would corrupt a live run's in-flight iteration; `ReadOnlyStore`
-opens the SQLite file with `mode=ro` instead and refuses every write.
+A writer's `RunStore.open` truncates an uncommitted tail of `solutions.f64` and migrates the
+schema, which would corrupt a live run's in-flight iteration; `open_run_store` opens the store
+read-only instead (SQLite `mode=ro`, nothing truncated, every write refused).
 """
 
 from __future__ import annotations
@@ -11,11 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import logging
 import pickle
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +23,7 @@ from qd.numeric.checkpoint import CHECKPOINT_DIR
 from qd.run_dir import CONFIG_FILE, RunDir
 from qd.run_lock import LOCK_FILE
 from qd.spec_loader import read_toml
-from qd.store import SOLUTIONS_FILE, STORE_FILE, RunStore, StoreError, connect_readonly
-
-log = logging.getLogger(__name__)
+from qd.store import STORE_FILE, RunStore, StoreError
 
 
 class ReportError(QDError):
@@ -38,59 +32,19 @@ class ReportError(QDError):
     exit_code = 2
 
 
-class ReadOnlyStore(RunStore):
-    """A `RunStore` over a read-only SQLite connection; every write raises `StoreError`."""
+def open_run_store(folder: Path) -> RunStore:
+    """Open a run's store read-only (`RunStore.open(folder, readonly=True)`).
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:  # noqa: D107
-        # Deliberately not RunStore.__init__: that truncates solutions.f64 past the last
-        # committed row, which a live run is about to commit.
-        self.path = path
-        self._conn = conn
-        self._solutions_path = path.parent / SOLUTIONS_FILE
-
-    @classmethod
-    def open(cls, folder: Path, create: bool = False) -> ReadOnlyStore:
-        """Open `folder/store.sqlite` read-only; `create` must be False."""
-        if create:
-            raise StoreError("a read-only store cannot be created")
-        path = Path(folder).resolve() / STORE_FILE
-        if not path.is_file():
-            raise ReportError(f"{folder}: no {STORE_FILE}; this run has no stored data")
-        try:
-            return cls(path, connect_readonly(path))
-        except StoreError as err:
-            raise ReportError(str(err)) from None
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
-
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """Read inside one transaction: a consistent view even while the run commits more."""
-        self._conn.execute("BEGIN")
-        try:
-            yield
-        finally:
-            self._conn.execute("ROLLBACK")
-
-    def event(self, kind: str, **payload: Any) -> None:
-        """Log instead of recording: a reader never writes to the store."""
-        log.warning("%s: %s", kind, payload.get("message", payload))
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
-        raise StoreError(f"{self.path} is open read-only")
-
-    set_meta = put_state = record_iteration = add_checkpoint = _refuse
-
-    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Run a read-only SQL query (for tables the `RunStore` API does not expose)."""
-        return self._conn.execute(sql, args).fetchall()
-
-    def has_table(self, name: str) -> bool:
-        """Whether the store has a table called `name` (later schemas add program tables)."""
-        rows = self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-        return bool(rows)
+    Raises:
+        ReportError: The folder has no store, or it cannot be read by this qd.
+    """
+    path = Path(folder).resolve() / STORE_FILE
+    if not path.is_file():
+        raise ReportError(f"{folder}: no {STORE_FILE}; this run has no stored data")
+    try:
+        return RunStore.open(path.parent, readonly=True)
+    except StoreError as err:
+        raise ReportError(str(err)) from None
 
 
 @dataclass(frozen=True)
@@ -127,7 +81,7 @@ def checkpoint_archive(run: Path, store: RunStore) -> tuple[int, ArchiveBase] | 
     The digest is verified as `qd resume` does, but nothing is recorded: a damaged file is
     skipped silently here (resume reports it).
     """
-    for row in store.checkpoints():
+    for row in store.checkpoints.all():
         try:
             data = (Path(run) / CHECKPOINT_DIR / row.file).read_bytes()
         except OSError:

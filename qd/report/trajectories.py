@@ -7,24 +7,27 @@ from typing import Any
 import numpy as np
 import torch
 
+from problems import problem_registry
+from problems.maze import MazeNavigation
 from qd.export import archive_table
-from qd.report.source import ReadOnlyStore, RunFiles
+from qd.report.source import RunFiles
+from qd.store import RunStore
 
 #: How many of the best elites get their path drawn.
 TRAJECTORIES = 5
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
 
-def maze_paths(files: RunFiles, store: ReadOnlyStore, k: int = TRAJECTORIES) -> dict | None:
+def maze_paths(files: RunFiles, store: RunStore, k: int = TRAJECTORIES) -> dict | None:
     """Re-simulate the k best elites of a `maze_navigation` run; None for other problems.
 
     Returns plain data: `walls` (list of (x1, y1, x2, y2)), `start`, `goal`, and `paths`, one
     per elite with its archive index, objective and (x, y) lists of `steps + 1` points.
     """
     config = files.config.get("problem", {})
-    if config.get("name") != "maze_navigation":
+    problem_class = problem_registry.get(str(config.get("name")))
+    if not issubclass(problem_class, MazeNavigation):  # a maze problem (or one built on it)
         return None
-    from problems.maze import MazeConfig, MazeNavigation
 
     table = archive_table(files.path, store)
     if len(table["objective"]) == 0:
@@ -32,9 +35,9 @@ def maze_paths(files: RunFiles, store: ReadOnlyStore, k: int = TRAJECTORIES) -> 
     best = np.argsort(-table["objective"], kind="stable")[:k]
     dims = sorted(int(key.split("_")[1]) for key in table if key.startswith("solution_"))
     solutions = np.stack([table[f"solution_{j}"][best] for j in dims], axis=1)
-    problem = MazeNavigation(MazeConfig.model_validate(config))
+    problem = problem_class(problem_class.Config.model_validate(config))
     if solutions.shape[1] == 2 * problem.state_dim:  # Go-Explore: states with their origins
-        stored = np.concatenate([batch.solutions for batch in store.batches()])
+        stored = np.concatenate([batch.solutions for batch in store.batches.read()])
         points = [np.asarray(state_path(stored, row, problem.state_dim))[:, :2]
                   for row in solutions]
     elif solutions.shape[1] == problem.solution_dim:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping
 from typing import Literal
@@ -44,7 +45,9 @@ class SandboxLimits(StrictModel):
         env_set: Variables set to fixed values (thread caps for numeric libraries by default).
         isolation: "bwrap" (bubblewrap namespaces), "process" (rlimits, Landlock, seccomp,
             process tracking) or "auto" (bwrap when it works on this machine, else process).
-        read_only_paths: Extra absolute host paths the program may read (e.g. a data folder).
+        read_only_paths: Extra absolute host paths the program may read (e.g. a data folder);
+            each must exist when the limits are validated (a missing one is an error, not
+            silently left out of the sandbox).
         sandbox_uid: User id the program runs as in bwrap mode when the engine runs as root.
         sandbox_gid: Group id that goes with `sandbox_uid`.
     """
@@ -90,7 +93,11 @@ class SandboxLimits(StrictModel):
     def _check_paths(cls, paths: tuple[str, ...]) -> tuple[str, ...]:
         for path in paths:
             if not path.startswith("/") or "\0" in path:
-                raise ValueError(f"read_only_paths: {path!r} is not an absolute path")
+                raise ValueError(f"{path!r} is not an absolute path; give the full host path")
+            if not os.path.exists(path):
+                raise ValueError(
+                    f"{path!r} does not exist; create it or remove it from read_only_paths"
+                )
         return paths
 
     @property

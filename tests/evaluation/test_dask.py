@@ -26,7 +26,6 @@ from qd.events import EngineListener
 from qd.numeric.build import build_components
 from qd.sandbox import SandboxLimits
 from qd.store import RunStore
-from qd.store.programs import ProgramStore
 from tests.conftest import small_spec
 from tests.fixtures.scripted_llm import scripted_llm_server  # noqa: F401  (fixture)
 from tests.program.conftest import TOY, Reply, improving_diff, prompt_text, toy_overrides
@@ -196,11 +195,11 @@ def test_program_run_on_a_local_cluster_stores_every_outcome(scripted_llm_server
     assert isinstance(evaluator, DaskProgramEvaluator) and evaluator.cluster.closed
     store = RunStore.open(out, create=False)
     try:
-        rows = ProgramStore(store).all()
+        rows = store.programs.all()
         assert [r.status for r in rows].count("ok") == 6
         assert rows[0].operator == "initial" and rows[0].score == 3.0
         assert max(r.score for r in rows if r.score is not None) >= 7.0
-        assert store.metrics()[-1].evaluations == 6
+        assert store.metrics.all()[-1].evaluations == 6
     finally:
         store.close()
 
@@ -215,6 +214,7 @@ class _DyingEvaluator:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+@pytest.mark.slow  # 10-55 s (two worker restarts); test_killed_worker_loses_no_evaluation stays
 def test_lost_program_worker_is_retried_then_recorded_as_error():
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         evaluator = DaskProgramEvaluator(_DyingEvaluator(), "local:1", max_in_flight=1,

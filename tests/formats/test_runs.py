@@ -9,7 +9,6 @@ import pytest
 import qd
 from qd.cli.main import run as cli
 from qd.store import RunStore
-from qd.store.programs import ProgramStore
 from tests.formats.conftest import OPENEVOLVE_TOY, SHINKA_TOY, snapshot
 from tests.program.conftest import Reply, improving_diff, prompt_text, toy_overrides
 
@@ -17,7 +16,7 @@ from tests.program.conftest import Reply, improving_diff, prompt_text, toy_overr
 def _rows(path):
     store = RunStore.open(path, create=False)
     try:
-        return ProgramStore(store).all()
+        return store.programs.all()
     finally:
         store.close()
 

@@ -103,12 +103,12 @@ def test_run_refits_on_schedule_and_the_store_keeps_every_evaluation(tmp_path):
     result = qd.evolve(arm_spec(latent_dim=3, refit_growth=2.0), out=tmp_path / "run",
                        budget=32 * 14, overrides=["archive.cells=[6, 6, 6]"])
     store = RunStore.open(tmp_path / "run", create=False, readonly=True)
-    refits = store.events("refit")
+    refits = store.events.all("refit")
     assert [e["iteration"] for e in refits] == [1, 5, 13]  # intervals 4, 8
     assert all(e["elites_after"] <= e["elites_before"] for e in refits)
-    batches = list(store.batches())
+    batches = list(store.batches.read())
     assert [b.iteration for b in batches] == list(range(1, 15))
-    assert store.evaluation_count() == 32 * 14
+    assert store.batches.evaluation_count() == 32 * 14
     stored = {row.tobytes() for b in batches for row in b.solutions}
     elites = result.archive.elites()
     assert elites["measures"].shape[1] == 3
@@ -123,7 +123,7 @@ def test_seeded_runs_are_identical_and_resume_replays_refits_exactly(tmp_path):
     run = tmp_path / "run"
     qd.evolve(spec, budget=32 * 8, out=run)  # checkpoints at 6 (kept), 8
     store = RunStore.open(run, create=False)
-    newest = store.checkpoints()[0]
+    newest = store.checkpoints.all()[0]
     store.close()
     (run / "checkpoints" / newest.file).write_bytes(b"damaged")
     resumed = qd.resume(run, budget=32 * 10)

@@ -189,7 +189,7 @@ def test_resumed_run_replays_and_matches_an_uninterrupted_one(tmp_path, local):
     run = tmp_path / "run"
     qd.evolve(spec, budget=240, out=run)  # 20 iterations; checkpoints at 15 and 20 kept
     store = RunStore.open(run, create=False)
-    newest = store.checkpoints()[0]
+    newest = store.checkpoints.all()[0]
     store.close()
     (run / "checkpoints" / newest.file).write_bytes(b"damaged")
     result = qd.resume(run, budget=480)

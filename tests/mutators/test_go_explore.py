@@ -178,7 +178,7 @@ def test_resume_with_replay_equals_an_uninterrupted_run(tmp_path):
     run = tmp_path / "run"
     qd.evolve("maze_go_explore", budget=12_800, seed=3, out=run, overrides=RESUMABLE)  # 20 it.
     store = RunStore.open(run, create=False)
-    newest = store.checkpoints()[0]
+    newest = store.checkpoints.all()[0]
     store.close()
     (run / "checkpoints" / newest.file).write_bytes(b"lost")  # forces a replay from iteration 16
     resumed = qd.resume(run, budget=25_600)
@@ -199,7 +199,7 @@ def test_resume_with_replay_equals_an_uninterrupted_run(tmp_path):
 def test_paths_to_archived_states_are_rebuilt_from_the_store(tmp_path):
     from contextlib import closing
 
-    from qd.report.source import ReadOnlyStore, read_run_files
+    from qd.report.source import open_run_store, read_run_files
     from qd.report.trajectories import maze_paths
 
     run = tmp_path / "run"
@@ -207,7 +207,7 @@ def test_paths_to_archived_states_are_rebuilt_from_the_store(tmp_path):
     assert result.archive.stats().best >= -GOAL_RADIUS
     problem = MazeNavigation(MazeConfig(layout="medium"))
     elites = result.archive.elites()
-    with closing(ReadOnlyStore.open(run)) as store:
+    with closing(open_run_store(run)) as store:
         data = maze_paths(read_run_files(run), store, k=5)
     assert len(data["paths"]) == 5
     for path in data["paths"]:
@@ -236,7 +236,7 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_archive(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     store = RunStore.open(run, create=False)
-    killed_at = store.last_iteration()
+    killed_at = store.batches.last_iteration()
     store.close()
     assert 60 <= killed_at < 200  # killed mid-run
     proc = start("evolve", str(run), "--resume")

@@ -154,6 +154,7 @@ def test_seeded_runs_are_reproducible():
     assert runs[0].archive.stats() == runs[1].archive.stats()
 
 
+@pytest.mark.slow  # 7-30 s; benchmarks/exploration.py measures goal reaching on this maze
 def test_novelty_search_reaches_the_goal():
     # `qd evolve maze_novelty` (proximity archive) in the deceptive medium maze; with seed 1 the
     # goal region (5 units, 5% of the maze side) is first reached after about 6,000 evaluations.

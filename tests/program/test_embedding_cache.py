@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,10 +20,8 @@ from qd.embeddings.minilm import MiniLMEmbedder
 from qd.embeddings.projection import EmbeddingProjection
 from qd.export import archive_table
 from qd.program.archive import rebuild_program_archive
-from qd.report.source import ReadOnlyStore
-from qd.store import RunStore, StoreError, connect_readonly
+from qd.store import RunStore, StoreError
 from qd.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from qd.store.programs import ProgramStore
 from tests.program.conftest import TOY, Reply, improving_diff, prompt_text, toy_overrides
 from tests.program.test_embedding_measures import _assert_same, _elites, _embedding_overrides
 
@@ -41,8 +40,12 @@ class Counting:
         return self.inner.embed(texts)
 
 
-def _rows(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+def _rows(store: RunStore) -> int:
+    return store.embeddings.count()
+
+
+def _reader(run: Path) -> RunStore:
+    return RunStore.open(run, readonly=True)
 
 
 def test_vectors_round_trip_bit_exactly_and_by_embedder(tmp_path):
@@ -54,7 +57,7 @@ def test_vectors_round_trip_bit_exactly_and_by_embedder(tmp_path):
         cache.put_many("minilm", {"a": v32, "b": v64})
         cache.put_many("minilm", {"a": v32 + 1})  # a stored vector is never replaced
         cache.put_many("ngram", {"a": v64})
-        assert _rows(store.conn) == 3 and cache.writes == 3
+        assert _rows(store) == 3 and cache.writes == 3
         got = EmbeddingCache.of_store(store).get_many("minilm", ["a", "b", "c"])
     assert set(got) == {"a", "b"}
     assert got["a"].dtype == np.float32 and got["a"].tobytes() == v32.tobytes()
@@ -65,14 +68,14 @@ def test_vectors_round_trip_bit_exactly_and_by_embedder(tmp_path):
 def test_a_read_only_store_is_read_and_never_written(tmp_path):
     with closing(RunStore.open(tmp_path)) as store:
         EmbeddingCache.of_store(store, writable=True).put_many("ngram", {"x": np.ones(3)})
-    with closing(ReadOnlyStore.open(tmp_path)) as reader:
+    with closing(_reader(tmp_path)) as reader:
         assert EmbeddingCache.of_store(reader).get_many("ngram", ["x"])["x"].tolist() == [1] * 3
         EmbeddingCache.of_store(reader).put_many("ngram", {"y": np.ones(3)})  # ignored
-        forced = EmbeddingCache(reader.conn, writable=True)  # even when told to write
+        forced = EmbeddingCache(reader.embeddings, writable=True)  # even when told to write
         forced.put_many("ngram", {"z": np.ones(3)})  # logs once, does not raise
         assert not forced.writable
         assert forced.get_many("ngram", ["x", "z"]).keys() == {"x"}
-        assert _rows(reader.conn) == 1
+        assert _rows(reader) == 1
 
 
 def test_projection_uses_stored_vectors_and_dedups_identical_blocks(tmp_path):
@@ -98,7 +101,7 @@ def test_projection_uses_stored_vectors_and_dedups_identical_blocks(tmp_path):
 
     with closing(RunStore.open(tmp_path)) as store:
         first, fresh = measured(EmbeddingCache.of_store(store, writable=True))
-        assert first.texts == 7 and _rows(store.conn) == 7  # 8 programs, 7 distinct blocks
+        assert first.texts == 7 and _rows(store) == 7  # 8 programs, 7 distinct blocks
         again, cached = measured(EmbeddingCache.of_store(store))
         assert again.texts == 0
         assert np.array(cached).tobytes() == np.array(fresh).tobytes()
@@ -114,14 +117,15 @@ def test_a_schema_4_store_migrates(tmp_path):
         conn.execute("PRAGMA user_version=4")
         conn.execute("INSERT INTO meta VALUES ('kept', '1')")
     with pytest.raises(StoreError, match="schema version 4"):
-        connect_readonly(path)  # readers ask for a resume first
+        RunStore.open(tmp_path, readonly=True)  # readers ask for a resume first
     assert SCHEMA_VERSION == 5
     with closing(RunStore.open(tmp_path)) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 5
-        assert store.get_meta("kept") == 1 and _rows(store.conn) == 0
+        assert store.meta.get("kept") == 1 and _rows(store) == 0
         EmbeddingCache.of_store(store, writable=True).put_many("minilm", {"t": np.zeros(2)})
-    with closing(connect_readonly(path)) as conn:
-        assert _rows(conn) == 1
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    with closing(_reader(tmp_path)) as reader:
+        assert _rows(reader) == 1
 
 
 def count_minilm_texts(monkeypatch) -> dict[str, int]:  # noqa: ANN001
@@ -146,10 +150,10 @@ def test_report_and_resume_do_not_embed_stored_programs(scripted_llm_server, tmp
     first = qd.evolve(TOY, out=part, overrides=_embedding_overrides(scripted_llm_server, 5))
     spec = qd.load_spec(part / "config.toml").spec
     embedded = count_minilm_texts(monkeypatch)
-    with closing(ReadOnlyStore.open(part)) as reader:
-        ok = ProgramStore(reader).all("ok")
+    with closing(_reader(part)) as reader:
+        ok = reader.programs.all("ok")
         assert len(ok) == 5
-        assert _rows(reader.conn) == len({embedded_text(r.code) for r in ok})  # one per text
+        assert _rows(reader) == len({embedded_text(r.code) for r in ok})  # one per text
         # report / export / show: the archive from stored vectors, no forward pass
         table = archive_table(part, reader)
         assert embedded["texts"] == 0
@@ -165,12 +169,12 @@ def test_report_and_resume_do_not_embed_stored_programs(scripted_llm_server, tmp
     assert embedded["texts"] == resumed.programs.counts["ok"] - 5  # only the new programs
     _assert_same(_elites(resumed.programs.s.archive), _elites(whole.programs.s.archive))
     # a store without vectors: a reader computes them and writes nothing
-    with closing(RunStore.open(part, create=False)) as store:
-        store.conn.execute("DELETE FROM embeddings")
+    with closing(sqlite3.connect(part / "store.sqlite")) as conn, conn:
+        conn.execute("DELETE FROM embeddings")
     embedded["texts"] = 0
-    with closing(ReadOnlyStore.open(part)) as reader:
+    with closing(_reader(part)) as reader:
         again = archive_table(part, reader)
-        assert embedded["texts"] > 0 and _rows(reader.conn) == 0
+        assert embedded["texts"] > 0 and _rows(reader) == 0
     np.testing.assert_array_equal(np.sort(again["solution_0"]),
                                   np.sort(resumed.programs.s.archive.ids()))
 
@@ -183,8 +187,8 @@ def test_minilm_duplicate_filter_keeps_its_vectors_in_the_store(scripted_llm_ser
     first = qd.evolve(TOY, out=run, overrides=overrides)
     seen = len(first.programs.s.novelty)
     assert first.programs.s.novelty.threshold == 0.9999  # the minilm default
-    with closing(ReadOnlyStore.open(run)) as reader:
-        assert _rows(reader.conn) >= 2  # the filter's vectors, one per distinct block text
+    with closing(_reader(run)) as reader:
+        assert _rows(reader) >= 2  # the filter's vectors, one per distinct block text
     embedded = count_minilm_texts(monkeypatch)
     resumed = qd.resume(run, budget=6)  # nothing left to evaluate: only the restore runs
     assert len(resumed.programs.s.novelty) == seen

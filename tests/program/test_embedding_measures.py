@@ -18,7 +18,6 @@ from qd.embeddings.projection import EmbeddingProjection, fit_whitened_pca
 from qd.errors import SpecError
 from qd.program.archive import ProgramArchive, rebuild_program_archive
 from qd.store import RunStore
-from qd.store.programs import ProgramStore
 from tests.program.conftest import TOY, Reply, improving_diff, prompt_text, toy_overrides
 
 torch.set_num_threads(1)
@@ -159,7 +158,7 @@ def test_refit_points_depend_on_ids_not_on_finish_order():
 
 def test_rebuild_keeps_the_best_per_new_cell():
     from archives import archive_registry
-    from mutators.program.types import ProgramRecord
+    from qd.program.types import Program, Status
 
     projection = _projection(min_programs=4, refit_every=100)
     codes = _codes(30)
@@ -170,7 +169,7 @@ def test_rebuild_keeps_the_best_per_new_cell():
     for pid, code in codes.items():
         score = float(rng.uniform(0, 10))
         measures = projection.fill(pid, code, (float(pid % 10), 0.0))
-        records[pid] = ProgramRecord(str(pid), code, score, {}, "", measures)
+        records[pid] = Program(pid, code, status=Status.OK, score=score, measures=measures)
         archive.add(pid, score, measures)
         archive.note_child(pid)
         if projection.settle(pid, code):
@@ -248,12 +247,12 @@ def test_run_with_embedding_axis_refits_and_resumes_to_the_same_archive(
     spec = qd.load_spec(part / "config.toml").spec
     store = RunStore.open(part, create=False)
     try:
-        rows = ProgramStore(store).all()
+        rows = store.programs.all()
         assert [r.status for r in rows].count("ok") == 5  # nothing left the program store
-        refits = store.events("embedding_refit")
+        refits = store.events.all("embedding_refit")
         assert [(e["fit"], e["programs"]) for e in refits] == [(1, 3), (2, 5)]
         # report / export path: the stored rows replay the same projection
-        _assert_same(_elites(rebuild_program_archive(spec, ProgramStore(store).all("ok"))),
+        _assert_same(_elites(rebuild_program_archive(spec, store.programs.all("ok"))),
                      _elites(first.programs.s.archive))
         # stored measures are those at evaluation time (before the first fit: 0)
         assert rows[0].measures[1] == 0.0

@@ -17,13 +17,11 @@ from qd.judge import (
     JudgeError,
     JudgeRecords,
     JudgeSection,
-    judge_calls,
     parse_rating,
     parse_yes_no,
 )
 from qd.llm import LLMClient, ModelConfig
 from qd.store import RunStore
-from qd.store.programs import ProgramStore
 from tests.program.conftest import Reply, improving_diff, prompt_text, toy_overrides
 
 _RETURN = re.compile(r"return \[([^\]\n]*)\]")
@@ -101,18 +99,18 @@ def test_judge_measures_place_programs_and_are_recorded(scripted_llm_server, toy
     assert result.end.evaluations == 6
     store = RunStore.open(out, create=False)
     try:
-        ok = [r for r in ProgramStore(store).all() if r.status == "ok"]
+        ok = [r for r in store.programs.all() if r.status == "ok"]
         assert len(ok) == 6
         for row in ok:  # every valid program has exactly the ratings the judge answered
             assert row.measures == implied(row.code)
-        calls = judge_calls(store)
+        calls = store.judge_calls.all()
         asked = [c for c in calls if not c.cached]
         assert asked and all(c.prompt.endswith("Rating (0-10):") for c in asked)
         assert all(c.answer and c.parsed == float(c.answer) for c in asked)
         assert all(c.model == "judge/openai/scripted" for c in calls)
         # the probe rated the initial program; its evaluation got the answers from the cache
         assert [c.cached for c in calls if INITIAL in c.prompt] == [False, False, True, True]
-        usage = store.get_state("llm_usage")[1]["models"]
+        usage = store.component_state.get("llm_usage")[1]["models"]
         assert usage["judge/openai/scripted"]["calls"] == len(asked)
     finally:
         store.close()
@@ -202,12 +200,12 @@ def test_filter_rejects_without_evaluating(scripted_llm_server, toy, tmp_path):
     assert result.end.evaluations == 4
     store = RunStore.open(out, create=False)
     try:
-        rows = ProgramStore(store).all()
+        rows = store.programs.all()
         rejected = [r for r in rows if r.status == "rejected"]
         assert rejected and all(r.reason == REJECT_REASON for r in rejected)
         assert all(r.score is None and r.eval_s is None and r.measures is None for r in rejected)
         assert len([r for r in rows if r.status == "ok"]) == 4
-        asked = [c for c in judge_calls(store) if c.kind == "novel" and not c.cached]
+        asked = [c for c in store.judge_calls.all() if c.kind == "novel" and not c.cached]
         assert len(asked) == calls["novel"] and {c.parsed for c in asked} == {True, False}
     finally:
         store.close()
@@ -260,8 +258,8 @@ def test_resume_reuses_the_cache(scripted_llm_server, toy, tmp_path):
     assert not [t for t in new if is_rating(t) and INITIAL in t]  # the probe hit the cache
     store = RunStore.open(out, create=False)
     try:
-        assert ProgramStore(store).counts()["ok"] == 5
-        calls = judge_calls(store)
+        assert store.programs.counts()["ok"] == 5
+        calls = store.judge_calls.all()
         assert sum(c.cached for c in calls if INITIAL in c.prompt) == 4  # 2 in each session
     finally:
         store.close()
@@ -282,6 +280,7 @@ PROGRAMS = [
 ]
 
 
+@pytest.mark.slow  # 18-35 s; benchmarks/judge_local.py measures the same (parse rate, logprobs)
 @needs_local_model
 def test_embedded_model_gives_parseable_ratings():
     from qd.judge.build import effective_section, resolved_judge_model

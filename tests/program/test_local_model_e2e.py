@@ -6,7 +6,6 @@ import pytest
 
 import qd
 from qd.store import RunStore
-from qd.store.programs import ProgramStore
 
 needs_local_model = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None
@@ -24,7 +23,7 @@ def test_circle_packing_on_the_embedded_model(tmp_path):
     assert result.end.reason == "max_llm_calls"
     store = RunStore.open(out, create=False)
     try:
-        rows = ProgramStore(store).all()
+        rows = store.programs.all()
         llm_rows = [r for r in rows if r.model is not None]
         assert len(llm_rows) >= 10  # every Gemma proposal is stored, whatever its fate
         assert all(r.model.startswith("local") and r.operator == "completion" for r in llm_rows)
@@ -33,6 +32,6 @@ def test_circle_packing_on_the_embedded_model(tmp_path):
         assert len(evaluated) == result.end.evaluations
         assert rows[0].operator == "initial" and rows[0].status == "ok"
         assert all(r.reason for r in rows if r.status not in ("ok", "proposed"))
-        assert store.get_state("bandit") is not None
+        assert store.component_state.get("bandit") is not None
     finally:
         store.close()

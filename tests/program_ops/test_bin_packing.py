@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mutators.program.completion import build_prompt_text, complete
-from mutators.program.types import ProgramRecord
+from qd.program.types import Program
 from tests.program_ops.conftest import PROGRAMS, run_evaluator
 
 FOLDER = PROGRAMS / "bin_packing"
@@ -98,7 +98,7 @@ def test_time_limit(tmp_path):
 
 
 def test_completed_heuristic_evaluates(tmp_path):
-    parent = ProgramRecord("bf", INITIAL, score=BEST_FIT_SCORE)
+    parent = Program(1, INITIAL, score=BEST_FIT_SCORE)
     _, state = build_prompt_text(parent, (), "", "versions", 2, np.random.default_rng(0))
     # Best fit, but an almost-full result is preferred strongly (a plausible model answer).
     response = "    free = bins - item\n    return -free + 100.0 * (free <= 2)\n\n\ndef main():\n"

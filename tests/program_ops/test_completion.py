@@ -10,7 +10,8 @@ from mutators.program.completion import (
     complete,
     find_function,
 )
-from mutators.program.types import OperatorError, ProgramRecord
+from mutators.program.types import OperatorError
+from qd.program.types import Program
 from tests.program_ops.conftest import PROGRAMS
 
 BIN = (PROGRAMS / "bin_packing" / "initial.py").read_text()
@@ -21,10 +22,10 @@ WORST_FIT = BIN.replace(BEST_FIT, "    return bins - item")
 
 
 def records():
-    parent = ProgramRecord("bf", BIN, score=-1.052)
-    others = (ProgramRecord("ff", FIRST_FIT, score=-1.057),
-              ProgramRecord("wf", WORST_FIT, score=-1.2),
-              ProgramRecord("dup", BIN, score=-1.052))
+    parent = Program(1, BIN, score=-1.052)
+    others = (Program(2, FIRST_FIT, score=-1.057),
+              Program(3, WORST_FIT, score=-1.2),
+              Program(4, BIN, score=-1.052))
     return parent, others
 
 
@@ -48,7 +49,7 @@ def test_versions_prompt_lists_versions_best_last_then_the_next_header():
 
 
 def test_cut_prompt_ends_with_the_first_k_body_lines():
-    parent = ProgramRecord("c", CIRCLES, score=1.48)
+    parent = Program(5, CIRCLES, score=1.48)
     function = find_function(CIRCLES)
     assert function.name == "construct_packing"
     seen = set()
@@ -69,7 +70,7 @@ def test_cut_prompt_ends_with_the_first_k_body_lines():
 
 
 def cut_state(k: int):
-    parent = ProgramRecord("c", CIRCLES, score=1.48)
+    parent = Program(5, CIRCLES, score=1.48)
     for seed in range(100):
         text, state = build_prompt_text(parent, (), "", "cut", 3, np.random.default_rng(seed))
         if state["cut"] == k:

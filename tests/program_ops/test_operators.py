@@ -8,18 +8,18 @@ from mutators.program import (
     LocalOperator,
     MutationContext,
     OperatorError,
-    ProgramRecord,
     Prompt,
     make_operator,
     operator_registry,
 )
 from qd.errors import RegistryError, SpecError
+from qd.program.types import Program
 from tests.program_ops.conftest import PROGRAMS, SOURCE
 
 CIRCLES = (PROGRAMS / "circle_packing" / "initial.py").read_text()
-PARENT = ProgramRecord("p1", SOURCE, score=12.5, metrics={"speed": 0.123456789, "calls": 3},
-                       feedback="f(3) is slow for large inputs", measures=(0.1, 0.2))
-OTHER = ProgramRecord("p2", SOURCE.replace("x * 2", "x * 9"), score=13.0, feedback="fast")
+PARENT = Program(1, SOURCE, score=12.5, metrics={"speed": 0.123456789, "calls": 3},
+                 feedback="f(3) is slow for large inputs", measures=(0.1, 0.2))
+OTHER = Program(2, SOURCE.replace("x * 2", "x * 9"), score=13.0, feedback="fast")
 CTX = MutationContext(parent=PARENT, inspirations=(OTHER,), task="Make main() return more.")
 SHAPES = {"diff": (True, "chat", 1), "rewrite": (True, "chat", 1), "crossover": (True, "chat", 2),
           "completion": (True, "completion", 1), "perturb_literals": (False, None, 1),
@@ -115,14 +115,14 @@ def test_rewrite_and_crossover_prompts_and_apply():
     prompt = crossover.build_prompt(pair, np.random.default_rng(0))
     content = prompt.messages[1]["content"]
     assert "## Program A" in content and "## Program B" in content and "x * 9" in content
-    assert prompt.state == {"parent": "p1", "second_parent": "p2"}
+    assert prompt.state == {"parent": 1, "second_parent": 2}
     merged = crossover.apply(pair, prompt, f"```python\n{OTHER.code}```")
     assert merged.ok and merged.changed and merged.operator == "crossover"
 
 
 def test_completion_operator_round_trip():
     op = make_operator({"name": "completion", "strategy": "versions"})
-    ctx = MutationContext(parent=ProgramRecord("c", CIRCLES, score=1.48))
+    ctx = MutationContext(parent=Program(3, CIRCLES, score=1.48))
     prompt = op.build_prompt(ctx, np.random.default_rng(0))
     assert prompt.mode == "completion" and not prompt.messages
     assert prompt.text.endswith('def construct_packing_v1():\n    """Improved version of '
@@ -139,15 +139,15 @@ def test_completion_operator_round_trip():
 
 def test_local_operators_propose():
     perturb = make_operator("perturb_literals")
-    ctx = MutationContext(parent=ProgramRecord("c", CIRCLES))
+    ctx = MutationContext(parent=Program(3, CIRCLES))
     first = perturb.propose(ctx, np.random.default_rng(4))
     assert first.ok and first.changed and first.operator == "perturb_literals"
     assert perturb.propose(ctx, np.random.default_rng(4)) == first
     splice = make_operator("splice")
     assert splice.propose(ctx, np.random.default_rng(0)).reason == "splice needs a second parent"
-    other = ProgramRecord("d", CIRCLES.replace("0.25 *", "0.3 *").replace(
+    other = Program(4, CIRCLES.replace("0.25 *", "0.3 *").replace(
         "radii[i] *= scale", "radii[i] *= 0.99 * scale"))
-    pair = MutationContext(parent=ProgramRecord("c", CIRCLES), second_parent=other)
+    pair = MutationContext(parent=Program(3, CIRCLES), second_parent=other)
     child = splice.propose(pair, np.random.default_rng(0))
     assert child.ok and child.changed, child.reason
     assert child.code not in (CIRCLES, other.code)

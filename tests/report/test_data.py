@@ -1,14 +1,18 @@
+import dataclasses
 import shutil
 import sqlite3
+from contextlib import closing
 
 import numpy as np
 import pytest
 
 import qd
 from qd.errors import RunDirError
+from qd.export import export_run
 from qd.numeric.checkpoint import load_latest_checkpoint
 from qd.report.data import CURVE_FIELDS, load_report_data
-from qd.report.source import ReadOnlyStore, ReportError
+from qd.report.select import Selector, load_solution
+from qd.report.source import ReportError, open_run_store
 from qd.run_lock import RunLock
 from qd.seeds import derive_seeds
 from qd.store import RunStore, StoreError
@@ -18,7 +22,8 @@ from tests.conftest import small_spec
 def stored(run):
     store = RunStore.open(run, create=False)
     try:
-        return store.metrics(), store.events(), store.last_iteration(), store.evaluation_count()
+        return (store.metrics.all(), store.events.all(), store.batches.last_iteration(),
+                store.batches.evaluation_count())
     finally:
         store.close()
 
@@ -135,7 +140,7 @@ def test_component_state_section_only_when_present(grid_run, copy_run):
     run = copy_run(grid_run)
     assert load_report_data(run).sections == ()
     store = RunStore.open(run)
-    store.put_state("bandit", 20, {"pulls": [3, 4], "rewards": [0.5, 1.25]})
+    store.component_state.put("bandit", 20, {"pulls": [3, 4], "rewards": [0.5, 1.25]})
     store.close()
     (section,) = load_report_data(run).sections
     assert section.key == "component-state"
@@ -153,12 +158,51 @@ def test_reading_never_writes_the_run(grid_run, copy_run):
     size = solutions.stat().st_size
     load_report_data(run)
     assert solutions.stat().st_size == size  # RunStore.open would have truncated it
-    store = ReadOnlyStore.open(run)
+    store = open_run_store(run)
     with pytest.raises(StoreError, match="read-only"):
-        store.put_state("x", 1, {})
+        store.component_state.put("x", 1, {})
+    with pytest.raises(StoreError, match="read-only"):
+        store.events.add("warning", message="a reader never records")
     store.close()
     assert solutions.stat().st_size == size
     assert stored(run)[1] == events_before
+
+
+def _store_files(run):
+    return {name: (run / name).read_bytes() for name in ("store.sqlite", "solutions.f64")}
+
+
+def _read_every_way(run, out):
+    """What `qd report`, `qd show --best` and `qd export` read of `run`."""
+    data = load_report_data(run)
+    shown = load_solution(run, Selector.parse(True, None, None))
+    export_run(run, out, "csv")
+    return data, shown
+
+
+def test_report_show_and_export_never_change_a_finished_run(grid_run, copy_run, tmp_path):
+    run = copy_run(grid_run)
+    before = _store_files(run)
+    data, shown = _read_every_way(run, tmp_path / "export")
+    assert data.run.iterations == 20 and shown.iteration == 20
+    assert _store_files(run) == before
+
+
+def test_report_show_and_export_never_change_a_live_run(grid_run, copy_run, tmp_path):
+    run = copy_run(grid_run)
+    with closing(RunStore.open(run)) as writer:
+        metrics = writer.metrics.all()[-1]
+        with writer.transaction():  # the live run's in-flight iteration 21
+            rng = np.random.default_rng(0)
+            writer.batches.record(21, rng.normal(size=(32, 10)), rng.normal(size=32),
+                                  rng.normal(size=(32, 2)))
+            writer.metrics.add(dataclasses.replace(metrics, iteration=21))
+            before = _store_files(run)
+            data, shown = _read_every_way(run, tmp_path / "export")
+            assert data.run.iterations == 20 and data.curves.rows == 20  # not seen yet
+            assert _store_files(run) == before  # the uncommitted tail is still there
+    with closing(open_run_store(run)) as reader:  # committed: now it is seen
+        assert len(reader.metrics.all()) == 21 and reader.batches.last_iteration() == 21
 
 
 def test_not_a_run_folder_or_no_store(tmp_path, grid_run, copy_run):
@@ -194,19 +238,19 @@ def test_killed_run_archive_is_restored_exactly_through_the_read_only_store(tmp_
     assert data.archive.geometry_from == "checkpoint 18" and data.run.status == "killed"
 
 
-def test_snapshot_reads_one_consistent_state_while_the_run_commits(grid_run, copy_run):
+def test_a_read_transaction_sees_one_consistent_state_while_the_run_commits(grid_run, copy_run):
     run = copy_run(grid_run)
-    reader = ReadOnlyStore.open(run)
+    reader = open_run_store(run)
     writer = sqlite3.connect(run / "store.sqlite")
     try:
-        with reader.snapshot():
-            before = len(reader.metrics())
+        with reader.transaction():
+            before = len(reader.metrics.all())
             with writer:
                 writer.execute("INSERT INTO metrics SELECT iteration + 100, evaluations, "
                                "num_elites, coverage, qd_score, norm_qd_score, best, elapsed_s "
                                "FROM metrics WHERE iteration = 20")
-            assert len(reader.metrics()) == before == 20  # the commit is not seen inside
-        assert len(reader.metrics()) == 21
+            assert len(reader.metrics.all()) == before == 20  # the commit is not seen inside
+        assert len(reader.metrics.all()) == 21
     finally:
         writer.close()
         reader.close()

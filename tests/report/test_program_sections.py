@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import itertools
 import json
+import re
 import sqlite3
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -15,20 +19,27 @@ import qd
 from qd.export import archive_table
 from qd.report.data import load_report_data
 from qd.report.plots import archive_figures
-from qd.report.render import render_report
+from qd.report.render import render_report, top_elites
 from qd.report.sections import TOP_PROGRAMS, arm_name, lineage, top_programs
-from qd.report.source import ReadOnlyStore
+from qd.report.source import open_run_store
 from tests.fixtures.scripted_llm import Reply, ScriptedLLMServer
 from tests.program.conftest import TOY, improving_diff, prompt_text, toy_overrides
 from tests.report.conftest import assert_offline_and_clean
 
 PROGRAM_SECTIONS = ("top-programs", "lineage", "arms", "llm-cost", "failures")
+#: A long task of several paragraphs, with a word far wider than any table cell.
+LONG_TASK = ("Make solve() return three numbers in [0, 10] with the largest possible sum. " * 6
+             + "\n\nConstraints:\n- every number is a float\n- "
+             + "an_identifier_without_any_spaces_" * 12 + "\n- keep it short\n")
+#: The first archive axis is named in the spec; the second keeps its default label.
+MEASURE_NAMES = ("first number", "evaluator[1]")
 
 
 @pytest.fixture(scope="module")
 def program_run(tmp_path_factory) -> Path:
     """The toy problem with diff and rewrite operators: improving diffs, and two answers with no
-    code (rejected: a rewrite that does not parse, a diff without SEARCH/REPLACE blocks)."""
+    code (rejected: a rewrite that does not parse, a diff without SEARCH/REPLACE blocks); a long
+    multi-line task and a named first measure."""
     out = tmp_path_factory.mktemp("program_report") / "program"
     calls = {"n": 0}
 
@@ -42,7 +53,9 @@ def program_run(tmp_path_factory) -> Path:
     with ScriptedLLMServer() as server:  # the `scripted_llm_server` fixture, for a whole module
         server.respond_with(respond)
         overrides = toy_overrides(server, **{"run.budget": "6", "llm.retries": "0",
-                                             "llm.operators": '["diff", "rewrite"]'})
+                                             "llm.operators": '["diff", "rewrite"]',
+                                             "problem.task": json.dumps(LONG_TASK),
+                                             "problem.measures.0.name": '"first number"'})
         # In a worker thread: the engine calls asyncio.run, which fails in a thread whose event
         # loop is running, as the main thread's is once playwright's sync API has started.
         with ThreadPoolExecutor(1) as pool:
@@ -166,7 +179,7 @@ def test_lineage_stops_at_cycles_and_missing_parents_and_ties_rank_by_id():
 
 
 def test_archive_hover_names_the_program(program_run, grid_run):
-    store = ReadOnlyStore.open(program_run)
+    store = open_run_store(program_run)
     try:
         table = archive_table(program_run, store)
     finally:
@@ -207,3 +220,161 @@ def test_program_report_in_chromium(program_run, open_report):
     hover = page.eval_on_selector("#archive-heatmap .hoverlayer", "el => el.textContent")
     assert f"program {int(archive.solutions[best, 0])}" in hover
     assert_offline_and_clean(messages, requests, path)
+
+
+def section_html(html: str, key: str) -> str:
+    """The markup of `<section id="key">` in a rendered report."""
+    match = re.search(rf'<section id="{key}"[^>]*>(.*?)</section>', html, re.S)
+    assert match, key
+    return match.group(1)
+
+
+def archive_note(html: str) -> str:
+    """The archive section's note as plain text, whitespace collapsed."""
+    note = re.search(r'<p class="note">(.*?)</p>', section_html(html, "archive"), re.S)
+    assert note
+    return " ".join(re.sub(r"<[^>]+>", "", note.group(1)).split())
+
+
+def stored_counts(run: Path) -> tuple[int, int]:
+    """(evaluations as of the last metrics row, programs proposed) read from the store."""
+    conn = sqlite3.connect(run / "store.sqlite")
+    try:
+        ((evaluations,),) = conn.execute("SELECT MAX(evaluations) FROM metrics")
+        ((proposed,),) = conn.execute("SELECT COUNT(*) FROM programs")
+    finally:
+        conn.close()
+    return int(evaluations), int(proposed)
+
+
+def test_archive_note_counts_evaluations_and_programs_not_iterations(program_run, grid_run):
+    data = load_report_data(program_run)
+    note = archive_note(render_report(data))
+    evaluations, proposed = stored_counts(program_run)
+    assert evaluations < proposed  # two proposals were rejected before evaluation
+    assert "iteration" not in note and "dimension" not in note, note
+    assert f"{data.archive.size} elites after {evaluations} evaluations " \
+           f"({proposed} programs proposed)" in note, note
+    assert "each elite is a program" in note, note
+    assert f"2 measures: {', '.join(MEASURE_NAMES)}" in note, note
+    numeric = load_report_data(grid_run)
+    plain = archive_note(render_report(numeric))
+    assert f"as of iteration {numeric.archive.iteration}" in plain and numeric.archive.iteration
+    assert "solutions of dimension 10" in plain and "program" not in plain
+
+
+def test_summary_and_top_elites_show_programs(program_run):
+    data = load_report_data(program_run)
+    html = render_report(data)
+    evaluations, proposed = stored_counts(program_run)
+    summary = " ".join(re.sub(r"<[^>]+>", " ", section_html(html, "summary")).split())
+    assert "iterations" not in summary and "solutions each" not in summary, summary
+    assert f"programs {proposed} proposed, {evaluations} evaluated" in summary, summary
+    ids = [int(round(float(data.archive.solutions[pos, 0])))
+           for pos in data.archive.ranking()[:10]]
+    assert [row["program"] for row in top_elites(data)] == ids
+    top = section_html(html, "top-elites")
+    assert "<th>program</th>" in top
+    assert re.findall(r'<td class="program">(\d+)</td>', top) == [str(i) for i in ids]
+    spec = section_html(html, "run-spec")
+    assert 'id="emitters"' not in spec and 'id="llm"' in spec  # emitters do not apply
+    assert "openai/scripted" in spec
+
+
+def test_archive_axes_are_the_spec_measure_names(program_run, grid_run, cube_run):
+    archive = load_report_data(program_run).archive
+    assert archive.measure_names == MEASURE_NAMES
+    (figure,) = archive_figures(archive, program_ids=True)
+    titles = (figure.layout["xaxis"]["title"]["text"], figure.layout["yaxis"]["title"]["text"])
+    assert titles == MEASURE_NAMES
+    hover = figure.data[0]["hovertemplate"]
+    assert "first number %{customdata[1]:.4g}" in hover and "evaluator[1] %{customdata[2]" in hover
+    for run in (grid_run, cube_run):  # numeric problems name no measure: "measure i"
+        numeric = load_report_data(run).archive
+        assert numeric.measure_names == ()
+        (plain,) = archive_figures(numeric)
+        assert plain.layout["xaxis"]["title"]["text"] == "measure 0"
+        assert plain.layout["yaxis"]["title"]["text"] == "measure 1"
+    cube = dataclasses.replace(load_report_data(cube_run).archive,
+                               measure_names=("reach", "speed", "<b>tilt</b>"))
+    (pairwise,) = archive_figures(cube)
+    assert [pairwise.layout[k]["title"]["text"] for k in ("xaxis", "yaxis", "xaxis3",
+                                                           "yaxis3")] == \
+        ["reach", "speed", "speed", "&lt;b&gt;tilt&lt;/b&gt;"]  # plotly text, escaped
+
+
+def test_measure_names_come_from_the_problem_config():
+    from qd.report.archive_data import spec_measure_names
+
+    measures = [SimpleNamespace(label="first"), SimpleNamespace(label="second")]
+    assert spec_measure_names(SimpleNamespace(measures=measures), 2) == ("first", "second")
+    assert spec_measure_names(SimpleNamespace(measures=measures), 3) == ()  # not one per axis
+    named = SimpleNamespace(measures="duty_factor", measure_names=["x", "y"])
+    assert spec_measure_names(named, 2) == ("x", "y")
+    assert spec_measure_names(SimpleNamespace(solution_dim=5), 2) == ()
+    assert spec_measure_names(None, 2) == ()
+
+
+# Where the spec section's columns, their tables and the task's text were laid out. Text clipped
+# by a scrolling box inside its cell counts only where it is visible.
+SPEC_LAYOUT = """() => {
+  const box = r => ({l: r.left, r: r.right, t: r.top, b: r.bottom});
+  const cols = Array.from(document.querySelectorAll('#run-spec .cols > div'));
+  const task = Array.from(document.querySelectorAll('#run-spec table.kv td:first-child'))
+      .find(td => td.textContent.trim() === 'task').nextElementSibling;
+  const range = document.createRange();
+  range.selectNodeContents(task);
+  const text = box(range.getBoundingClientRect());
+  const visible = {...text};
+  for (const el of [task, ...task.querySelectorAll('*')]) {
+    const style = getComputedStyle(el);
+    if (style.overflowX !== 'visible' || style.overflowY !== 'visible') {
+      const clip = box(el.getBoundingClientRect());
+      visible.l = Math.max(visible.l, clip.l); visible.r = Math.min(visible.r, clip.r);
+      visible.t = Math.max(visible.t, clip.t); visible.b = Math.min(visible.b, clip.b);
+    }
+  }
+  return {
+    page: {scroll: document.documentElement.scrollWidth, width: window.innerWidth},
+    cols: cols.map(c => ({box: box(c.getBoundingClientRect()),
+                          tables: Array.from(c.querySelectorAll('table')).map(
+                              t => box(t.getBoundingClientRect()))})),
+    task: box(task.getBoundingClientRect()), text, visible, lines: task.innerText,
+  };
+}"""
+
+
+def _inside(inner: dict, outer: dict, slack: float = 1.0) -> bool:
+    return (inner["l"] >= outer["l"] - slack and inner["r"] <= outer["r"] + slack
+            and inner["t"] >= outer["t"] - slack and inner["b"] <= outer["b"] + slack)
+
+
+def _overlap(a: dict, b: dict, slack: float = 1.0) -> bool:
+    return (min(a["r"], b["r"]) - max(a["l"], b["l"]) > slack
+            and min(a["b"], b["b"]) - max(a["t"], b["t"]) > slack)
+
+
+@pytest.mark.parametrize("width", [1300, 820])
+def test_spec_tables_do_not_overlap_the_task_in_chromium(program_run, open_report, width):
+    page, messages, requests, path = open_report(program_run)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.reload()  # plots are laid out for the width they were first drawn at
+    page.wait_for_function("document.body.dataset.plotsReady === 'true'", timeout=60_000)
+    layout = page.evaluate(SPEC_LAYOUT)
+    assert layout["page"]["scroll"] <= layout["page"]["width"], layout["page"]
+    cols = layout["cols"]
+    assert len(cols) == 3
+    for a, b in itertools.combinations(cols, 2):
+        assert not _overlap(a["box"], b["box"]), (a["box"], b["box"])
+    for col in cols:
+        for table in col["tables"]:
+            assert _inside(table, col["box"]), (table, col["box"])  # no table leaves its column
+    task, visible = layout["task"], layout["visible"]
+    assert _inside(visible, task), (visible, task)  # the text stays inside its cell
+    assert layout["text"]["r"] <= task["r"] + 1, (layout["text"], task)  # wrapped, not cut off
+    others = [t for col in cols for t in col["tables"] if not _inside(task, t)]
+    assert len(others) == sum(len(c["tables"]) for c in cols) - 1
+    for table in others:
+        assert not _overlap(task, table), (task, table)
+    assert "\n- keep it short" in layout["lines"]  # the task's own line breaks are kept
+    assert_offline_and_clean(messages, sorted(set(requests)), path)  # loaded twice

@@ -7,7 +7,7 @@ import pytest
 
 import qd
 from qd.export import archive_table
-from qd.report.source import ReadOnlyStore, read_run_files
+from qd.report.source import open_run_store, read_run_files
 from qd.report.trajectories import maze_paths
 from tests.conftest import small_spec
 
@@ -22,7 +22,7 @@ def maze_run(tmp_path_factory):
 
 def test_paths_are_resimulated_and_end_at_the_measures(maze_run):
     files = read_run_files(maze_run)
-    with closing(ReadOnlyStore.open(files.path)) as store:
+    with closing(open_run_store(files.path)) as store:
         data = maze_paths(files, store, k=5)
         table = archive_table(files.path, store)
     assert len(data["paths"]) == 5

@@ -120,9 +120,9 @@ def test_sigkill_at_random_points_then_resume_equals_uninterrupted(tmp_path, ref
         np.testing.assert_array_equal(resumed[key], reference[key], err_msg=key)
     store = RunStore.open(run, create=False)
     try:
-        assert store.evaluation_count() == ITERATIONS * BATCH == 4800
-        assert [m.iteration for m in store.metrics()] == list(range(1, ITERATIONS + 1))
-        assert len(store.events("resume")) == kills
+        assert store.batches.evaluation_count() == ITERATIONS * BATCH == 4800
+        assert [m.iteration for m in store.metrics.all()] == list(range(1, ITERATIONS + 1))
+        assert len(store.events.all("resume")) == kills
     finally:
         store.close()
     assert rows(run) == ITERATIONS  # metrics.jsonl rebuilt from the store, no duplicates
@@ -141,9 +141,9 @@ def test_signal_stops_cleanly_with_exit_code_and_resumes(tmp_path, reference, si
     assert "Traceback" not in err
     store = RunStore.open(run, create=False)
     try:
-        stopped_at = store.last_iteration()
+        stopped_at = store.batches.last_iteration()
         assert 40 <= stopped_at < ITERATIONS
-        assert store.checkpoints()[0].iteration == stopped_at  # checkpoint taken on the way out
+        assert store.checkpoints.all()[0].iteration == stopped_at  # checkpoint taken on the way out
     finally:
         store.close()
     proc = start("resume", str(run))
@@ -160,7 +160,7 @@ def test_corrupt_latest_checkpoint_falls_back_and_loses_nothing(tmp_path, caplog
     run = tmp_path / "run"
     qd.evolve(spec, budget=1200, out=run)  # 50 iterations; checkpoints at 49 and 50 kept
     store = RunStore.open(run, create=False)
-    newest, older = store.checkpoints()[:2]
+    newest, older = store.checkpoints.all()[:2]
     store.close()
     path = run / "checkpoints" / newest.file
     path.write_bytes(path.read_bytes()[: newest.bytes // 3])  # truncated
@@ -214,7 +214,7 @@ def test_second_live_run_is_refused_and_stale_lock_taken_over(tmp_path, run_cli)
     assert proc.returncode == 0, proc.stderr
     assert "taking over the lock of a process that is gone (pid 999999" in proc.stderr
     store = RunStore.open(run, create=False)
-    assert store.events("stale_lock")[0]["holder"].startswith("pid 999999 on gone")
+    assert store.events.all("stale_lock")[0]["holder"].startswith("pid 999999 on gone")
     store.close()
 
 

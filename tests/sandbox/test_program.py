@@ -7,11 +7,8 @@ import sys
 
 import pytest
 
-from qd.evaluation.program_result import (
-    ProgramEvaluation,
-    evaluate_sandbox_result,
-    validate_program_result,
-)
+from qd.evaluation.program_result import evaluate_sandbox_result, validate_program_result
+from qd.program.types import Evaluation, Status
 from qd.sandbox import SandboxLimits, run_sandboxed
 
 
@@ -92,8 +89,8 @@ def test_candidate_marked_invalid_keeps_feedback():
 )
 def test_invalid_results(raw, reason):
     ev = validate_program_result(raw)
-    assert isinstance(ev, ProgramEvaluation)
-    assert ev.status == "invalid" and ev.score is None and ev.measures is None
+    assert isinstance(ev, Evaluation)
+    assert ev.status is Status.INVALID and ev.score is None and ev.measures is None
     assert reason in ev.reason, ev.reason
 
 
