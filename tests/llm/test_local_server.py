@@ -180,3 +180,35 @@ def test_real_gemma_completion_through_the_client():
     assert response.cost_usd == 0.0
     assert not alive(pid)
     assert client.ledger.usage(cfg.key).calls == 1
+
+
+def test_server_dies_with_a_parent_killed_by_sigkill(tmp_path):
+    """A qd process killed with SIGKILL (no cleanup runs) takes its model server along."""
+    import os
+    import signal
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", f"""
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {str(root)!r})
+from qd.llm import local_server as ls
+from tests.llm.test_local_server import StandInServer
+ls.missing_server_modules = lambda: []
+server = StandInServer(Path({str(tmp_path)!r})).start()
+print(server.process.pid, flush=True)
+time.sleep(120)
+"""], stdout=subprocess.PIPE, text=True, cwd=root)
+    try:
+        pid = int(parent.stdout.readline())
+        assert alive(pid)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(pid), "the model server outlived its killed parent"
+    finally:
+        parent.kill()
