@@ -37,7 +37,8 @@ system:
 	else echo "note: install bubblewrap and chromium (apt-get install bubblewrap chromium)"; fi
 
 demo: $(STAMP) system
-	$(BIN)/qd evolve circle_packing --out runs/demo-circle_packing-$$(date +%Y%m%d-%H%M%S)
+	run=runs/demo-circle_packing-$$(date +%Y%m%d-%H%M%S); \
+	$(BIN)/qd evolve circle_packing --out $$run && $(BIN)/qd report $$run
 
 # Every test not marked slow (pyproject addopts: -m 'not slow'): 976 of 979 tests, about
 # 12 min on 2 cores; includes the embedded-model end-to-end run and the kill/resume tests.
