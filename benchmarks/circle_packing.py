@@ -2,12 +2,13 @@
 
 Runs the built-in `circle_packing` spec (problems/programs/circle_packing) through `qd.evolve`
 with the spec's defaults — the embedded Gemma 3 270M base model with its default operators
-(`completion`, next to the local `perturb_literals` and `splice`) — into a temporary run folder,
+(`infill`, next to the local `perturb_literals` and `splice`) — into a temporary run folder,
 once per seed, and reads each run's programs table back (`RunStore.open(folder,
 readonly=True).programs`). Reports per seed: evaluations, proposals by operator and by status,
 how many proposals of an LLM operator were valid and new (status "ok": evaluated, so not a
 duplicate, and a valid packing), the initial program's score and the best score, which
-operators made the final elites (LLM vs local operators vs the initial program), and wall time.
+operators made the final elites (LLM vs local operators vs the initial program), how many
+elites have an LLM-made program in their lineage (themselves or an ancestor), and wall time.
 
     .venv/bin/python benchmarks/circle_packing.py [--quick] [--seeds 0 1 2] [--budget N]
         [--save-doc] [--out PATH]
@@ -79,6 +80,17 @@ def run_seed(seed: int, budget: int, folder: Path) -> dict[str, Any]:
     elite_ids = [int(s[0]) for s in result.archive.elites()["solution"]]
     elite_ops = Counter(by_id[i].operator for i in elite_ids)
     elite_kinds = Counter(_kind(by_id[i].operator) for i in elite_ids)
+
+    def llm_ancestry(pid: int) -> bool:
+        """Whether an LLM operator made `pid` or any of its ancestors."""
+        seen, todo = set(), [pid]
+        while todo:
+            p = by_id[todo.pop()]
+            if _kind(p.operator) == "llm":
+                return True
+            todo += [q for q in p.parents if q not in seen and q in by_id]
+            seen.update(p.parents)
+        return False
     return {
         "seed": seed,
         "budget": budget,
@@ -102,6 +114,7 @@ def run_seed(seed: int, budget: int, folder: Path) -> dict[str, Any]:
         "elites": len(elite_ids),
         "elites_by_operator": dict(sorted(elite_ops.items())),
         "elites_by_kind": {k: elite_kinds.get(k, 0) for k in ("llm", "local", "initial")},
+        "elites_with_llm_ancestry": sum(llm_ancestry(i) for i in elite_ids),
         "llm_latency_s": sum(p.llm_latency_s for p in programs),
         "eval_s": sum(p.eval_s or 0.0 for p in programs),
         "wall_s": wall,
@@ -129,12 +142,13 @@ def main() -> int:
                   f"({r['wall_s']:.0f} s)", flush=True)
     print_table(f"circle_packing with the embedded model, {budget} evaluations per seed",
                 ["seed", "evals", "valid", "props", "LLM props", "LLM ok", "LLM > parent",
-                 "initial", "best", "best by", "elites LLM/local/init", "wall s"],
+                 "initial", "best", "best by", "elites LLM/local/init", "LLM lineage",
+                 "wall s"],
                 [[r["seed"], r["evaluations"], r["valid_evaluations"], r["proposals"],
                   r["llm_proposals"], r["llm_valid_new"], r["llm_improved_on_parent"],
                   r["initial_score"], r["best_score"], r["best_operator"],
                   "/".join(str(r["elites_by_kind"][k]) for k in ("llm", "local", "initial")),
-                  r["wall_s"]] for r in runs])
+                  r["elites_with_llm_ancestry"], r["wall_s"]] for r in runs])
     statuses = sorted({s for r in runs for c in r["by_operator"].values() for s in c})
     print_table("proposals by operator and status (all seeds)", ["operator", *statuses],
                 [[op, *[sum(r["by_operator"].get(op, {}).get(s, 0) for r in runs)
@@ -142,7 +156,8 @@ def main() -> int:
                  for op in sorted({op for r in runs for op in r["by_operator"]})])
     total = {key: sum(r[key] for r in runs) for key in
              ("evaluations", "valid_evaluations", "proposals", "llm_proposals", "llm_evaluated",
-              "llm_valid_new", "llm_improved_on_parent", "elites")}
+              "llm_valid_new", "llm_improved_on_parent", "elites",
+              "elites_with_llm_ancestry")}
     total["elites_by_kind"] = {k: sum(r["elites_by_kind"][k] for r in runs)
                                for k in ("llm", "local", "initial")}
     payload = {"spec": SPEC, "seeds": seeds, "budget": budget, "runs": runs, "total": total}

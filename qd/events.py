@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from qd.types import ArchiveStats, IterationMetrics
@@ -27,6 +27,7 @@ class RunEnd:
     elapsed_s: float
     stats: ArchiveStats
     reason: str  # "budget" or "stopped"
+    details: dict[str, Any] = field(default_factory=dict)  # family-specific, into summary.json
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,7 @@ class RunDir(EngineListener):
             "elapsed_s": round(event.elapsed_s, 6),
             "reason": event.reason,
             **{k: v for k, v in vars(event.stats).items()},
+            **event.details,
         }
         write_text_atomic(self.path / "summary.json", json.dumps(summary, indent=2) + "\n")
         if self._metrics is not None:

@@ -1,10 +1,10 @@
 """Program variation operators (LLM and local) over EVOLVE-BLOCK programs, registered by name.
 
-Registered: diff, rewrite, crossover, completion (LLM) and perturb_literals, splice (local).
+Registered: diff, rewrite, crossover, completion, infill (LLM) and perturb_literals, splice (local).
 See docs/operators.md.
 """
 
-from mutators.program import llm_operators, local_operators  # noqa: F401  (registration)
+from mutators.program import infill, llm_operators, local_operators  # noqa: F401  (registration)
 from mutators.program.blocks import ProgramTemplate, TemplateError, outside_unchanged
 from mutators.program.operators import (
     LLMOperator,

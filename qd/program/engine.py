@@ -128,11 +128,20 @@ class ProgramEngine:
         reason = self._stop_reason or self._limit_reached() or "budget"
         self._status()  # the final state: nothing in flight any more
         end = RunEnd(self.evaluations, self.evaluations, self.elapsed_s, self.s.archive.stats(),
-                     reason)
+                     reason, {"elites_by_operator": self._elites_by_operator()})
         self._save_state()
         for listener in self.listeners:
             listener.on_end(end)
         return end
+
+    def _elites_by_operator(self) -> dict[str, int]:
+        """How many of the final elites each operator made ("initial": the initial program)."""
+        counts: dict[str, int] = {}
+        for pid in self.s.archive.ids().tolist():
+            row = self.programs.get(int(pid)) if self.programs is not None else None
+            name = row.operator if row is not None else "unknown"
+            counts[name] = counts.get(name, 0) + 1
+        return dict(sorted(counts.items()))
 
     async def _worker(self, index: int) -> None:
         rng = np.random.default_rng([self.s.seed, 7919, index, self._next_id])

@@ -46,8 +46,10 @@ class Proposer:
                       ) -> ProposalResult:
         """One child from `operator` (with `model` when it needs one).
 
-        `calls` admits each model call (the run's LLM budget): a retry it refuses is not made
-        and the last rejection stands. A failed call's time until it failed is its latency.
+        A rejected answer is retried `retries` times, or up to the operator's `samples` calls
+        when it has more. `calls` admits each model call (the run's LLM budget): a retry it
+        refuses is not made and the last rejection stands. A failed call's time until it
+        failed is its latency.
         """
         if not operator.needs_llm:
             try:
@@ -56,7 +58,9 @@ class Proposer:
                 return ProposalResult(Proposal.reject(operator.name, str(err)), None)
         totals = {"cost_usd": 0.0, "prompt_tokens": 0, "completion_tokens": 0, "latency_s": 0.0}
         proposal: Proposal | None = None
-        for attempt in range(1 + self.retries):
+        # An operator with `samples` (e.g. infill) asks again that often after a rejection.
+        attempts = max(1 + self.retries, int(getattr(operator, "samples", 1)))
+        for attempt in range(attempts):
             try:  # before the call is admitted: an operator that cannot work costs nothing
                 prompt = operator.build_prompt(ctx, rng)
             except OperatorError as err:  # e.g. crossover with a single valid program so far

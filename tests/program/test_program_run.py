@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
@@ -70,9 +71,15 @@ def test_scripted_run_stores_every_outcome_and_improves(scripted_llm_server, toy
         state = store.component_state.get("llm_usage")[1]
         assert json.dumps(state)  # persisted as JSON
         assert store.metrics.all()[-1].evaluations == 6
+        # summary.json says which operators made the final elites
+        elite_ops = Counter(store.programs.get(int(i)).operator
+                            for i in result.archive.elites()["solution"][:, 0])
     finally:
         store.close()
     assert result.archive.stats().best >= 7.0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["elites_by_operator"] == dict(sorted(elite_ops.items()))
+    assert sum(summary["elites_by_operator"].values()) == result.archive.stats().num_elites
     # every request the engine made went to loopback and carried the parent's code
     assert all("return [" in prompt_text(r) for r in scripted_llm_server.requests
                if r.path.endswith("/chat/completions"))

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.fixtures.scripted_llm import scripted_llm_server  # noqa: F401  (fixture)
+
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAMS = ROOT / "problems" / "programs"
 

@@ -22,7 +22,8 @@ PARENT = Program(1, SOURCE, score=12.5, metrics={"speed": 0.123456789, "calls": 
 OTHER = Program(2, SOURCE.replace("x * 2", "x * 9"), score=13.0, feedback="fast")
 CTX = MutationContext(parent=PARENT, inspirations=(OTHER,), task="Make main() return more.")
 SHAPES = {"diff": (True, "chat", 1), "rewrite": (True, "chat", 1), "crossover": (True, "chat", 2),
-          "completion": (True, "completion", 1), "perturb_literals": (False, None, 1),
+          "completion": (True, "completion", 1), "infill": (True, "completion", 1),
+          "perturb_literals": (False, None, 1),
           "splice": (False, None, 2)}
 
 
