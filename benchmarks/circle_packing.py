@@ -23,6 +23,7 @@ so timing changes the choices).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -52,10 +53,13 @@ def _kind(operator: str) -> str:
     return "llm" if operator_registry.get(operator).needs_llm else "local"
 
 
-def run_seed(seed: int, budget: int, folder: Path) -> dict[str, Any]:
-    """One run of the spec; its outcome read back from the run store."""
+def run_seed(seed: int, budget: int, folder: Path,
+             operators: list[str] | None = None) -> dict[str, Any]:
+    """One run of the spec (with `operators` instead of its defaults); its outcome read back
+    from the run store."""
     t0 = time.perf_counter()
-    result = qd.evolve(SPEC, budget=budget, seed=seed, out=folder)
+    overrides = [f"llm.operators={json.dumps(operators)}"] if operators else []
+    result = qd.evolve(SPEC, budget=budget, seed=seed, out=folder, overrides=overrides)
     wall = time.perf_counter() - t0
     arms = [{"model": None if model is None else model.model, "operator": op.name}
             for model, op in result.programs.s.arms]
@@ -129,6 +133,9 @@ def main() -> int:
                         help="seeds (default 0 with --quick, else 0 1 2)")
     parser.add_argument("--budget", type=int, default=None,
                         help="evaluations per seed (default 50 with --quick, else 100)")
+    parser.add_argument("--operators", nargs="+", default=None,
+                        help="llm.operators instead of the spec's defaults, e.g. infill "
+                        "perturb_literals splice (its JSON is named circle_packing_<first>)")
     add_output_args(parser)
     args = parser.parse_args()
     seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1, 2])
@@ -136,7 +143,7 @@ def main() -> int:
     runs = []
     with tempfile.TemporaryDirectory(prefix="qd-bench-circle-") as tmp:
         for seed in seeds:
-            runs.append(run_seed(seed, budget, Path(tmp) / f"seed-{seed}"))
+            runs.append(run_seed(seed, budget, Path(tmp) / f"seed-{seed}", args.operators))
             r = runs[-1]
             print(f"seed {seed}: {r['evaluations']} evaluations, best {r['best_score']:.4f} "
                   f"({r['wall_s']:.0f} s)", flush=True)
@@ -160,8 +167,10 @@ def main() -> int:
               "elites_with_llm_ancestry")}
     total["elites_by_kind"] = {k: sum(r["elites_by_kind"][k] for r in runs)
                                for k in ("llm", "local", "initial")}
-    payload = {"spec": SPEC, "seeds": seeds, "budget": budget, "runs": runs, "total": total}
-    print(f"wrote {write_result('circle_packing', payload, args)}")
+    payload = {"spec": SPEC, "seeds": seeds, "budget": budget, "operators": args.operators,
+               "runs": runs, "total": total}
+    name = f"circle_packing_{args.operators[0]}" if args.operators else "circle_packing"
+    print(f"wrote {write_result(name, payload, args)}")
     return 0
 
 

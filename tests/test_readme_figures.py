@@ -143,7 +143,8 @@ def test_the_small_local_models_figures_match_their_json() -> None:
     sentences = re.split(r"(?<=\.)\s+(?=[A-Z])", " ".join(span.split()))
     cited = [s for s in sentences if JSON_REF.search(s)]
     assert {r for s in cited for r in JSON_REF.findall(s)} == {
-        "docs/bench/circle_packing_quick.json", "docs/bench/circle_packing_full.json"}
+        "docs/bench/circle_packing_quick.json", "docs/bench/circle_packing_full.json",
+        "docs/bench/circle_packing_infill_full.json"}
     for sentence in sentences:
         refs = JSON_REF.findall(sentence)
         values: set[float] = set()
