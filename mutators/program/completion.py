@@ -53,12 +53,19 @@ class EvolvableFunction:
     indent: str
     cuts: tuple[int, ...]
 
+    @property
+    def body_first_line(self) -> int:
+        """1-based program line of the first line of `body`."""
+        return self.last_line - len(self.body) + 1
+
+    def renamed_signature(self, name: str) -> list[str]:
+        """The signature lines with the function called `name`."""
+        return [_rename_def(line, self.name, name) for line in self.signature]
+
     def text(self, name: str | None = None, docstring: Sequence[str] | None = None,
              body: Sequence[str] | None = None) -> str:
         """Its source, optionally renamed, with another docstring or a shorter body."""
-        signature = list(self.signature)
-        if name is not None:
-            signature = [_rename_def(line, self.name, name) for line in signature]
+        signature = list(self.signature) if name is None else self.renamed_signature(name)
         doc = self.docstring if docstring is None else docstring
         rest = self.body if body is None else body
         return "\n".join([*signature, *doc, *rest]) + "\n"
@@ -198,8 +205,7 @@ def build_prompt_text(parent: Program, others: Sequence[Program], task: str,
     texts = [v.text(f"{target.name}_v{i}", _improved_doc(v, target.name, i)).rstrip("\n")
              for i, v in enumerate(versions)]
     doc = _improved_doc(target, target.name, number)
-    head_lines = [_rename_def(line, target.name, f"{target.name}_v{number}")
-                  for line in target.signature]
+    head_lines = target.renamed_signature(f"{target.name}_v{number}")
     tail = list(target.body[:cut])
     header = "\n".join([*head_lines, *doc, *tail]) + "\n"
     text = render_raw("completion.j2", task=task.strip(), skeleton=skeleton(parent.code, target),

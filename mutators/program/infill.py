@@ -21,7 +21,7 @@ from pydantic import Field
 
 from mutators.program.blocks import ProgramTemplate, TemplateError
 from mutators.program.checks import finish, same_program, syntax_problem
-from mutators.program.completion import EvolvableFunction, _rename_def, find_function, skeleton
+from mutators.program.completion import EvolvableFunction, find_function, skeleton
 from mutators.program.operators import OperatorBase, OperatorConfig, register_operator
 from mutators.program.prompts import render_raw
 from mutators.program.types import MutationContext, OperatorError, Prompt, Proposal
@@ -64,7 +64,7 @@ def cut_points(source: str, function: EvolvableFunction) -> list[tuple[int, int]
     the line's first character (the model keeps the statement's start).
     """
     tree = ast.parse(source)
-    body_first = function.last_line - len(function.body) + 1
+    body_first = function.body_first_line
     lines = source.splitlines()
     points = set()
     for node in ast.walk(tree):
@@ -96,11 +96,10 @@ def build_infill_prompt(parent: str, task: str, rng: np.random.Generator,
         raise OperatorError("no line of the evolvable function has an expression to rewrite")
     line_no, column = points[int(rng.integers(len(points)))]
     lines = parent.splitlines()
-    body_first = target.last_line - len(target.body) + 1
-    before = lines[body_first - 1 : line_no - 1]
+    before = lines[target.body_first_line - 1 : line_no - 1]
     prefix = lines[line_no - 1][:column]
     previous = target.text(f"{target.name}_v0").rstrip("\n")
-    head = [_rename_def(line, target.name, f"{target.name}_v1") for line in target.signature]
+    head = target.renamed_signature(f"{target.name}_v1")
     doc = [f'{target.indent}"""Improved version of `{target.name}_v0`."""']
     header = "\n".join([*head, *doc, *before, prefix])
     text = render_raw("completion.j2", task=task.strip(), skeleton=skeleton(parent, target),

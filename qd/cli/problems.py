@@ -10,9 +10,9 @@ from qd.kinds import run_kind_of
 from qd.spec_loader import builtin_specs, read_toml
 
 
-def _defaults(data: dict) -> str:
+def _defaults(data: dict, programs: bool) -> str:
     archive = data.get("archive", {}).get("name", "grid")
-    if run_kind_of(data).solutions_are_programs:
+    if programs:
         models = data.get("llm", {}).get("models", [{"model": "local"}])
         engine = ", ".join(m.get("model", "?") for m in models) + " LLM"
     else:
@@ -34,9 +34,9 @@ def problems_command() -> int:
         problem = data.get("problem", {}).get("name", "?")
         with_spec.add(problem)
         cls = problem_registry.get(problem)
-        what = data.get("description", cls.summary) if run_kind_of(data).solutions_are_programs \
-            else cls.summary
-        table.add_row(name, problem, what, cls.needs, _defaults(data))
+        programs = run_kind_of(data).solutions_are_programs
+        what = data.get("description", cls.summary) if programs else cls.summary
+        table.add_row(name, problem, what, cls.needs, _defaults(data, programs))
     for name, cls in problem_registry.items():
         if name not in with_spec:
             table.add_row("-", name, cls.summary, cls.needs, "your spec folder: [problem] name = "

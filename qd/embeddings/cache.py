@@ -30,6 +30,7 @@ from qd.store.embeddings import DTYPES, EmbeddingsTable
 
 log = logging.getLogger(__name__)
 
+
 def embedding_key(embedder: str, text: str) -> str:
     """The row key of `text` embedded by the embedder registered as `embedder`."""
     return hashlib.sha256(f"{embedder}\0{text}".encode()).hexdigest()

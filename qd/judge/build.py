@@ -16,8 +16,6 @@ from qd.llm.client import LLMClient
 from qd.llm.models import ModelConfig
 from qd.store import RunStore
 
-#: What a judge measure holds until the judge has rated the program (a cheap built-in).
-
 
 def judge_measure_axes(spec: Any) -> list[tuple[int, int]]:
     """(position in problem.measures, axis index) of every `source = "judge"` measure.

@@ -67,8 +67,8 @@ class NumericRunKind:
         restored = (rebuild(prepared, store) if changes
                     else restore(prepared, run_dir.path, store))
         store.events.add("resume", iteration=restored.iteration, evaluations=restored.evaluations,
-                    checkpoint=restored.checkpoint_iteration, replayed=restored.replayed,
-                    forced_changes=changes)
+                         checkpoint=restored.checkpoint_iteration, replayed=restored.replayed,
+                         forced_changes=changes)
         return restored
 
     def session(self, spec: SpecBase, prepared: Components, run_dir: RunDir | None,

@@ -216,7 +216,6 @@ class ProgramEngine:
         self.s.novelty.add(prop.code)
         self._record(Program(code=prop.code, code_hash=verdict.code_hash, island=0,
                              status=Status.PROPOSED, reason=prop.reason, **row))
-        self._save_state()  # the LLM usage of a pending proposal survives a kill
         for parent in parents:
             self.s.archive.note_child(parent)
         outcome = await self._evaluate(prop.code)
@@ -263,8 +262,11 @@ class ProgramEngine:
 
     def _record(self, row: Program) -> None:
         self.generations[row.id] = row.generation
-        if self.programs is not None:
-            self.programs.add(row)
+        if self.store is not None:
+            with self.store.transaction():  # a stored LLM call is always in the stored usage
+                self.store.programs.add(row)
+                if row.model is not None:
+                    self.store.component_state.put_many(self.s.usage_state(), self.evaluations)
         self.counts[row.status] += 1
         if row.status.final:
             self._settle(row.id, None)

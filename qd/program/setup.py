@@ -38,6 +38,9 @@ from qd.seeds import derive_seeds
 from qd.selection import make_selector, selector_from_state
 from qd.spec import RunOptions, SpecBase
 
+#: The component-state key of the LLM usage ledger.
+USAGE_STATE = "llm_usage"
+
 
 @dataclass
 class ProgramSetup:
@@ -99,7 +102,13 @@ class ProgramSetup:
     def state_dicts(self) -> dict[str, Any]:
         """JSON states persisted after every evaluation."""
         return {"bandit": self.bandit.state_dict(), "selector": self.selector.state_dict(),
-                "llm_usage": self.client.ledger.state_dict()}
+                **self.usage_state()}
+
+    def usage_state(self) -> dict[str, Any]:
+        """The LLM usage (calls, tokens, cost) as a component state: stored with every
+        proposal row that made calls, so the run's LLM budget survives a kill.
+        """
+        return {USAGE_STATE: self.client.ledger.state_dict()}
 
     def load_state(self, key: str, state: Any) -> None:
         """Restore one component's state (resume)."""
@@ -107,7 +116,7 @@ class ProgramSetup:
             self.bandit = bandit_from_state(state)
         elif key == "selector":
             self.selector = selector_from_state(state)
-        elif key == "llm_usage":
+        elif key == USAGE_STATE:
             self.client.ledger.load_state_dict(state)
 
 

@@ -155,7 +155,7 @@ def load_report_data(run: Path, max_points: int = MAX_CURVE_POINTS) -> ReportDat
         iterations = evaluations = last.evaluations if last else 0
     return ReportData(
         run=_run_info(files, status, iterations, evaluations,
-                      last.elapsed_s if last else 0.0, proposals),
+                      last.elapsed_s if last else 0.0, programs, proposals),
         stats=ArchiveStats(
             num_elites=archive.size,
             coverage=last.coverage if last else 0.0,
@@ -181,10 +181,9 @@ def status_label(outcome: str) -> str:
 
 
 def _run_info(files: RunFiles, status: str, iterations: int, evaluations: int,
-              elapsed_s: float, proposals: int = 0) -> RunInfo:
+              elapsed_s: float, programs: bool, proposals: int) -> RunInfo:
     cfg = files.config
     run = cfg.get("run", {})
-    programs = _is_program_run(cfg)
     emitters = () if programs else tuple(cfg.get("emitters", []))
     batch = sum(int(e.get("count", 1)) * int(e.get("batch_size", 36)) for e in emitters) or 1
     budget = int(run.get("budget", 0))
