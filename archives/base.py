@@ -92,6 +92,13 @@ class ArchiveFamily:
         """Build a pyribs archive; `learning_rate` is None for a plain elitist archive."""
         raise NotImplementedError
 
+    def build_torch(self, learning_rate: float | None, seed: int | None, device: Any) -> Any:
+        """Build the same archive as an `archives.tensor.TensorArchive` on `device`; families
+        without a torch implementation keep this default (the build step names those that have
+        one).
+        """
+        raise NotImplementedError
+
     def coverage(self, archive: ArchiveBase) -> float:
         """Fraction of cells filled; families without cells override this."""
         return float(archive.stats.coverage)
@@ -105,38 +112,58 @@ def annealing_kwargs(learning_rate: float | None, threshold_min: float) -> dict[
 
 
 class QDArchive:
-    """The run's archive: what emitters see (`ribs`) and what is reported (`result`).
+    """The run's archive: what emitters see (`search`) and what is reported (`result`).
 
     With an archive learning rate (CMA-MAE), emitters work on a soft-threshold archive and every
     solution is also inserted in an elitist *result* archive of the same geometry, as pyribs'
     `Scheduler(result_archive=...)` does; statistics and elites always come from the result.
+
+    On the pyribs backend both are pyribs archives; on the torch backend (`device` given) both
+    are `archives.tensor.TensorArchive`s on that device, with the same cells and the same
+    admission rule, so `add`, `elites` and `stats` mean the same on either.
     """
 
-    def __init__(self, family: ArchiveFamily) -> None:
+    def __init__(self, family: ArchiveFamily, device: Any = None) -> None:
         self.family = family
+        self.device = device
         geometry = family.geometry
-        self.ribs = family.build(geometry.learning_rate, geometry.seed)
-        self.result_ribs: ArchiveBase | None = None
+        self.search = self._build(geometry.learning_rate, geometry.seed)
+        self.separate_result: Any = None
         if geometry.learning_rate is not None:
             result_seed = int(np.random.SeedSequence(geometry.seed).generate_state(1)[0])
-            self.result_ribs = family.build(None, result_seed)
-
-    def attach(self, ribs: ArchiveBase, result_ribs: ArchiveBase | None) -> None:
-        """Use restored pyribs archives (from a checkpoint) instead of the ones built here."""
-        self.ribs, self.result_ribs = ribs, result_ribs
+            self.separate_result = self._build(None, result_seed)
 
     @property
-    def result(self) -> ArchiveBase:
-        """The elitist archive whose elites and statistics are reported."""
-        return self.result_ribs if self.result_ribs is not None else self.ribs
+    def on_torch(self) -> bool:
+        """Whether the archives are tensors on a torch device."""
+        return self.device is not None
 
-    def add(self, solutions: np.ndarray, objectives: np.ndarray, measures: np.ndarray,
-            **fields: np.ndarray) -> Any:
-        """Insert a batch into both archives; returns pyribs' add info of the emitters' archive."""
-        info = self.ribs.add(solutions, objectives, measures, **fields)
-        if self.result_ribs is not None:
-            self.result_ribs.add(solutions, objectives, measures, **fields)
+    def _build(self, learning_rate: float | None, seed: int | None) -> Any:
+        if self.device is None:
+            return self.family.build(learning_rate, seed)
+        return self.family.build_torch(learning_rate, seed, self.device)
+
+    def attach(self, search: Any, result: Any) -> None:
+        """Use restored archives (from a checkpoint) instead of the ones built here."""
+        self.search, self.separate_result = search, result
+
+    @property
+    def result(self) -> Any:
+        """The elitist archive whose elites and statistics are reported."""
+        return self.separate_result if self.separate_result is not None else self.search
+
+    def add(self, solutions: Any, objectives: Any, measures: Any, **fields: np.ndarray) -> Any:
+        """Insert a batch into both archives; returns the add info of the emitters' archive."""
+        info = self.search.add(solutions, objectives, measures, **fields)
+        if self.separate_result is not None:
+            self.separate_result.add(solutions, objectives, measures, **fields)
         return info
+
+    def clear(self) -> None:
+        """Empty both archives."""
+        for archive in (self.search, self.separate_result):
+            if archive is not None:
+                archive.clear()
 
     def remeasure(self, measures_of: Callable[[dict[str, np.ndarray]], np.ndarray]) -> None:
         """Re-insert every elite under new measures (a learned measure space after a refit).
@@ -147,7 +174,7 @@ class QDArchive:
         acceptance thresholds restart from the re-inserted elites.
         """
         core = ("solution", "objective", "measures", "index", "threshold")
-        for archive in (self.ribs, self.result_ribs):
+        for archive in (self.search, self.separate_result):
             if archive is None or archive.empty:
                 continue
             data = archive.data()
@@ -160,7 +187,9 @@ class QDArchive:
         return self.result.sample_elites(n)
 
     def elites(self) -> dict[str, np.ndarray]:
-        """All elites of the result archive: solution, objective, measures, index."""
+        """All elites of the result archive (host arrays): solution, objective, measures,
+        index.
+        """
         return self.result.data()
 
     def stats(self) -> ArchiveStats:

@@ -6,7 +6,8 @@ fixed however many measures there are.
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from ribs.archives import ArchiveBase, CVTArchive
@@ -14,6 +15,11 @@ from ribs.archives import ArchiveBase, CVTArchive
 from archives.base import ArchiveConfig, ArchiveFamily, annealing_kwargs
 from archives.registry import register_archive
 from qd.errors import SpecError
+
+if TYPE_CHECKING:
+    import torch
+
+    from archives.tensor import TensorArchive
 
 
 class CVTConfig(ArchiveConfig):
@@ -59,3 +65,37 @@ class CVT(ArchiveFamily):
         )
         self._centroids = archive.centroids
         return archive
+
+    def build_torch(
+        self,
+        learning_rate: float | None,
+        seed: int | None,
+        device: torch.device | str,
+        dtype: torch.dtype | None = None,
+    ) -> TensorArchive:
+        """Build the torch `TensorArchive` twin of `build`, on the very same centroids.
+
+        The centroids are those of the pyribs archives of this family; when none was built
+        yet, one is built (with the geometry's seed, as `QDArchive` builds its first) to place
+        them, so both backends get the same cells whichever is built first.
+        """
+        import torch
+
+        from archives.tensor import CVTIndex, TensorArchive, reject_extra_fields
+
+        g = self.geometry
+        reject_extra_fields(g)
+        if self._centroids is None:
+            self.build(learning_rate, g.seed)
+        dtype = torch.float64 if dtype is None else dtype
+        index = CVTIndex(self._centroids, device=device, dtype=dtype)
+        return TensorArchive(
+            index,
+            g.solution_dim,
+            learning_rate=1.0 if learning_rate is None else learning_rate,
+            threshold_min=-math.inf if learning_rate is None else g.threshold_min,
+            qd_score_offset=g.qd_score_offset,
+            device=device,
+            dtype=dtype,
+            seed=seed,
+        )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 from ribs.archives import ArchiveBase, GridArchive
@@ -10,6 +11,11 @@ from ribs.archives import ArchiveBase, GridArchive
 from archives.base import ArchiveConfig, ArchiveFamily, annealing_kwargs
 from archives.registry import register_archive
 from qd.errors import SpecError
+
+if TYPE_CHECKING:
+    import torch
+
+    from archives.tensor import TensorArchive
 
 
 def default_cells(measure_dim: int, total: int = 10_000) -> list[int]:
@@ -61,4 +67,34 @@ class Grid(ArchiveFamily):
             seed=seed,
             **g.fields_kwargs(),
             **extra,
+        )
+
+    def build_torch(
+        self,
+        learning_rate: float | None,
+        seed: int | None,
+        device: torch.device | str,
+        dtype: torch.dtype | None = None,
+    ) -> TensorArchive:
+        """Build the torch `TensorArchive` twin of `build` (same cells, same admission rule)."""
+        import torch
+
+        from archives.tensor import GridIndex, TensorArchive, reject_extra_fields
+
+        cfg = self.config
+        assert isinstance(cfg, GridConfig)
+        g = self.geometry
+        reject_extra_fields(g)
+        dtype = torch.float64 if dtype is None else dtype
+        cells = resolve_cells(cfg.cells, self.measure_dim)
+        index = GridIndex(cells, g.measure_bounds, cfg.epsilon, device=device, dtype=dtype)
+        return TensorArchive(
+            index,
+            g.solution_dim,
+            learning_rate=1.0 if learning_rate is None else learning_rate,
+            threshold_min=-math.inf if learning_rate is None else g.threshold_min,
+            qd_score_offset=g.qd_score_offset,
+            device=device,
+            dtype=dtype,
+            seed=seed,
         )

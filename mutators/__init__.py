@@ -3,6 +3,7 @@
 from mutators import (  # noqa: F401  (registration)
     alternating,
     cma,
+    dqd,
     gaussian,
     go_explore,
     gp_tree,

@@ -83,3 +83,13 @@ class EmitterFamily:
 
     def _build_one(self, archive: ArchiveBase, context: EmitterContext, seed: int) -> EmitterBase:
         raise NotImplementedError
+
+    def build_torch(self, archive: Any, context: EmitterContext, seeds: list[int],
+                    device: Any) -> Any:
+        """Build one torch-backend group (`mutators.torch.TensorEmitterGroup`) of
+        `config.count` emitters on `archive` (a `TensorArchive`), seeded from `seeds`.
+
+        Families without a torch implementation keep this default; the build step then tells
+        the user which families the torch backend has.
+        """
+        raise NotImplementedError

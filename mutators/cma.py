@@ -9,14 +9,17 @@ over the thresholds.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
+import torch
 from pydantic import Field
 from ribs.archives import ArchiveBase
 from ribs.emitters import EmitterBase, EvolutionStrategyEmitter
 
 from mutators.base import EmitterConfig, EmitterContext, EmitterFamily
 from mutators.registry import register_emitter
+from mutators.torch.base import seed_of
+from mutators.torch.es import ESEmitterGroup, check_torch_support
 
 Ranker = Literal["2imp", "imp", "obj", "2obj", "rd", "2rd", "nov"]
 
@@ -65,6 +68,34 @@ class _ESFamily(EmitterFamily):
             bounds=context.bounds,
             batch_size=cfg.batch_size,
             seed=seed,
+        )
+
+    def build_torch(
+        self, archive: Any, context: EmitterContext, seeds: list[int], device: torch.device
+    ) -> ESEmitterGroup:
+        """One torch group for the family's `count` emitters (run.backend = "torch").
+
+        The group's single generator is seeded with `seed_of(seeds)` (a SeedSequence of all the
+        emitters' seeds, in order), so the same seeds give the same run; the streams are not
+        those of the numpy backend's emitters. Raises SpecError for an `es` or `ranker` the
+        torch backend lacks.
+        """
+        cfg = self.config
+        assert isinstance(cfg, CMAMEConfig | CMAMAEConfig)
+        check_torch_support(cfg.es, cfg.ranker)
+        return ESEmitterGroup(
+            archive,
+            count=cfg.count,
+            x0=self.x0(context),
+            sigma0=cfg.sigma0,
+            ranker=cfg.ranker,
+            es=cfg.es,
+            selection_rule=cfg.selection_rule,
+            restart_rule=cfg.restart_rule,
+            bounds=context.bounds,
+            batch_size=cfg.batch_size,
+            seed=seed_of(seeds),
+            device=device,
         )
 
 

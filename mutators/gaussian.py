@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from ribs.archives import ArchiveBase
@@ -10,6 +10,8 @@ from ribs.emitters import EmitterBase, GaussianEmitter
 
 from mutators.base import EmitterConfig, EmitterContext, EmitterFamily
 from mutators.registry import register_emitter
+from mutators.torch.base import seed_of
+from mutators.torch.gaussian import GaussianGroup
 
 
 class GaussianConfig(EmitterConfig):
@@ -36,3 +38,11 @@ class Gaussian(EmitterFamily):
             batch_size=cfg.batch_size,
             seed=seed,
         )
+
+    def build_torch(self, archive: Any, context: EmitterContext, seeds: list[int],
+                    device: Any) -> GaussianGroup:
+        """All `count` emitters as one torch group of `count x batch_size` children."""
+        cfg = self.config
+        assert isinstance(cfg, GaussianConfig)
+        return GaussianGroup(archive, self.x0(context), context.bounds,
+                             cfg.count * cfg.batch_size, seed_of(seeds), cfg.sigma)

@@ -5,6 +5,11 @@ Fontaine et al., "Covariance Matrix Adaptation for the Rapid Illumination of Beh
 The objective is the (shifted) function normalised to [0, 100] over the box [-5.12, 5.12]^D;
 the two measures are the sums of the first and second half of the solution after clipping each
 coordinate outside [-5.12, 5.12] to 5.12 / x.
+
+Both are differentiable (Fontaine & Nikolaidis, "Differentiable Quality Diversity", NeurIPS
+2021): autograd gives the objective gradient and the measure gradients, 1 inside the box and
+-5.12 / x^2 outside it. The clipping jumps at the box faces (5.12 inside, 1 just outside), so
+the gradients are exact everywhere except on the faces themselves.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class _LinearProjection(TorchProblem):
 
     measure_dim = 2
     objective_bounds = (0.0, 100.0)
+    differentiable = True
 
     def __init__(self, config: _LPConfig, device: torch.device | str = "cpu") -> None:
         super().__init__(config, device)
@@ -56,7 +62,10 @@ class _LinearProjection(TorchProblem):
         raw = self._raw(solutions - self.shift)
         objectives = (raw - self._worst) * (-100.0 / self._worst)
         outside = (solutions < -_LIMIT) | (solutions > _LIMIT)
-        clipped = torch.where(outside, _LIMIT / solutions, solutions)
+        # The divisor is 1 inside the box: 5.12 / x is not taken there, and its gradient
+        # (infinite at x = 0, the default centre) must not reach autograd through `where`.
+        divisor = torch.where(outside, solutions, torch.ones_like(solutions))
+        clipped = torch.where(outside, _LIMIT / divisor, solutions)
         measures = torch.stack(
             (clipped[:, : self._half].sum(dim=1), clipped[:, self._half :].sum(dim=1)), dim=1
         )

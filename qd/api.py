@@ -27,11 +27,13 @@ RESUMABLE_CHANGES = ("run.budget", "run.log_every", "run.checkpoint_every",
 
 
 def run_settings(budget: int | None = None, seed: int | None = None,
-                 device: str | None = None, cluster: str | None = None) -> dict[str, Any]:
+                 device: str | None = None, cluster: str | None = None,
+                 backend: str | None = None) -> dict[str, Any]:
     """The common flags as typed spec settings (`run.budget`, ...); None means "keep the
     spec's". Flags win over the spec and over `--set`.
     """
-    values = {"budget": budget, "seed": seed, "device": device, "cluster": cluster}
+    values = {"budget": budget, "seed": seed, "device": device, "cluster": cluster,
+              "backend": backend}
     return {f"run.{key}": value for key, value in values.items() if value is not None}
 
 
@@ -154,10 +156,13 @@ def spec_changes(old: SpecBase, new: SpecBase) -> list[str]:
     """`key: old → new` for every effective setting that differs, except resumable run options."""
     a = _flatten(old.model_dump(mode="json"))
     b = _flatten(new.model_dump(mode="json"))
+    resumable = set(RESUMABLE_CHANGES)
+    if a.get("run.backend") == "torch":  # its checkpoints hold tensors on the run's device
+        resumable.discard("run.device")
     return [
         f"{key}: {a.get(key)!r} → {b.get(key)!r}"
         for key in sorted(set(a) | set(b))
-        if a.get(key) != b.get(key) and key not in RESUMABLE_CHANGES
+        if a.get(key) != b.get(key) and key not in resumable
     ]
 
 

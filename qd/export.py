@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -18,10 +19,12 @@ import numpy as np
 
 from qd.errors import QDError
 from qd.kinds import run_kind_of
+from qd.numeric.storage import last_iteration, recorded_mode
 from qd.run_dir import CONFIG_FILE, RunDir
 from qd.spec_loader import read_toml, validate_spec
 from qd.store import RunStore
 
+log = logging.getLogger(__name__)
 Format = Literal["csv", "jsonl", "parquet"]
 Table = dict[str, np.ndarray]
 
@@ -29,7 +32,7 @@ Table = dict[str, np.ndarray]
 def archive_table(run: Path, store: RunStore) -> Table:
     """The archive as of the last stored iteration (from `archive.npz`, else restored exactly)."""
     npz = run / "archive.npz"
-    last = store.batches.last_iteration()
+    last = last_iteration(store)
     if npz.is_file():
         data = np.load(npz)
         if "iteration" in data.files and int(data["iteration"]) == last:
@@ -52,7 +55,9 @@ def _matrix(prefix: str, values: np.ndarray) -> Table:
 
 
 def evaluation_tables(run: Path, store: RunStore) -> Iterator[Table]:
-    """Every evaluated solution, one table per stored iteration."""
+    """Every stored evaluated solution, one table per stored iteration (a run with
+    `run.store_evaluations = "elites"` stored only those that entered the archive).
+    """
     emitters = read_toml(run / CONFIG_FILE).get("emitters", [{"name": "gaussian"}])
     names: list[str] = []
     sizes: list[int] = []
@@ -88,7 +93,13 @@ def export_run(
         if "archive" in tables:
             written.append(writer(out / f"archive.{fmt}", iter([archive_table(run_dir.path,
                                                                               store)])))
-        if "evaluations" in tables:
+        if "evaluations" in tables and recorded_mode(store) == "none":
+            message = ('this run stored no evaluations (run.store_evaluations = "none"); '
+                       "only its archive can be exported")
+            if tables == ("evaluations",):
+                raise QDError(message)
+            log.warning(message, extra={"event": "export_skipped"})
+        elif "evaluations" in tables:
             written.append(writer(out / f"evaluations.{fmt}",
                                   evaluation_tables(run_dir.path, store)))
     return written

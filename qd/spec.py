@@ -48,6 +48,16 @@ class RunOptions(StrictModel):
     budget: int = Field(10_000, ge=1, le=10**12, description="Evaluations to spend.")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of every random generator.")
     device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="Torch device.")
+    backend: Literal["pyribs", "torch"] = Field(
+        "pyribs", description="Numeric runs: where archives and emitters live. pyribs: numpy "
+        "on the host; torch: tensors on the run's device from ask to tell (docs/torch_backend.md)."
+    )
+    store_evaluations: Literal["auto", "all", "elites", "none"] = Field(
+        "auto", description="Numeric runs: which evaluated solutions the store keeps. all: every "
+        "one; elites: those that entered the archive; none: only per-iteration metrics. Resume "
+        "is exact in every mode (less than all: checkpoint + re-evaluation). auto: all when the "
+        "budget's evaluations fit in 1 GiB, else elites."
+    )
     root: Path = Field(Path("runs"), description="Parent folder of auto-named run folders.")
     log_every: int = Field(10, ge=1, description="Iterations between progress lines (non-TTY).")
     chunk_size: int | None = Field(

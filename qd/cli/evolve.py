@@ -29,6 +29,11 @@ ForceOpt = Annotated[
     typer.Option("--force", help="Resume under a changed spec (archive rebuilt from the store)."),
 ]
 DeviceOpt = Annotated[str | None, typer.Option(help="Torch device: cpu, cuda or auto.")]
+BackendOpt = Annotated[
+    str | None,
+    typer.Option(help="Numeric runs: pyribs (host numpy) or torch (archive and emitters on the "
+                      "device)."),
+]
 ClusterOpt = Annotated[
     str | None,
     typer.Option(help="Evaluate on dask: local:N (start N workers) or tcp://HOST:PORT."),
@@ -45,6 +50,7 @@ def evolve_command(
         typer.Option(help="Run folder to create (default: runs/<date>-<problem>-<time>)."),
     ] = None,
     device: DeviceOpt = None,
+    backend: BackendOpt = None,
     set_: SetOpt = None,
     quiet: QuietOpt = False,
     resume_: Annotated[
@@ -59,15 +65,21 @@ def evolve_command(
 ) -> int:
     """Illuminate a problem: run the spec and write a run folder (config, store, archive)."""
     _check_device(device)
+    if backend is not None and backend not in ("pyribs", "torch"):
+        raise typer.BadParameter(f"{backend!r} is not one of pyribs, torch",
+                                 param_hint="--backend")
     if resume_:
+        if backend is not None:
+            raise typer.BadParameter("a run keeps its backend; --backend cannot be used with "
+                                     "--resume", param_hint="--backend")
         if out is not None:
             raise typer.BadParameter("--out cannot be used with --resume", param_hint="--out")
         return _resume(Path(spec), budget, set_ or [], run_settings(None, seed, device, cluster),
                        force, quiet)
     if force:
         raise typer.BadParameter("--force only applies with --resume", param_hint="--force")
-    loaded = load_spec(spec, set_ or [], settings=run_settings(budget, seed, device, cluster),
-                       fmt=format_)
+    settings = run_settings(budget, seed, device, cluster, backend)
+    loaded = load_spec(spec, set_ or [], settings=settings, fmt=format_)
     _warn_foreign(loaded.foreign)
     result = evolve(loaded, out=out, listeners=_listeners(quiet, loaded.spec.run.log_every),
                     handle_signals=True)

@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import torch
 
 from qd.components import ComponentConfig
-from qd.evaluation.batch import BatchEvaluator
+from qd.evaluation.batch import BatchEvaluator, TensorBatchEvaluator
 from qd.evaluation.dask_batch import DaskBatchEvaluator
 from qd.evaluation.dask_program import DaskProgramEvaluator
 from qd.evaluation.program import ProgramEvaluator
@@ -57,7 +57,11 @@ class LocalBackend:
 
     def batch(self, problem: Problem, config: ComponentConfig, device: torch.device,
               run: Any) -> BatchEvaluator:
-        """The numeric evaluator of `problem` under run options `run`."""
+        """The numeric evaluator of `problem` under run options `run` (tensors in and out on
+        the torch backend, numpy on pyribs').
+        """
+        if getattr(run, "backend", "pyribs") == "torch":
+            return TensorBatchEvaluator(problem, device, run.chunk_size)
         return BatchEvaluator(problem, device, run.chunk_size)
 
     def program(self, problem: Any, limits: SandboxLimits, run: Any) -> ProgramEvaluator:

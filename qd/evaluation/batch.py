@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -49,15 +51,49 @@ class BatchEvaluator:
     def close(self) -> None:
         """Nothing to release (the cluster evaluator's counterpart closes its client)."""
 
-    def _check(self, batch: int, obj: np.ndarray, meas: np.ndarray) -> None:
+    def _check(self, batch: int, obj: Any, meas: Any) -> None:
         m = self.problem.measure_dim
-        if obj.shape != (batch,) or meas.shape != (batch, m):
+        if tuple(obj.shape) != (batch,) or tuple(meas.shape) != (batch, m):
             raise ProblemOutputError(
-                f"{self.name}.evaluate returned objectives {obj.shape} and measures {meas.shape}; "
+                f"{self.name}.evaluate returned objectives {tuple(obj.shape)} and measures "
+                f"{tuple(meas.shape)}; "
                 f"expected ({batch},) and ({batch}, {m})"
             )
-        if not (np.isfinite(obj).all() and np.isfinite(meas).all()):
-            bad = int((~np.isfinite(obj)).sum() + (~np.isfinite(meas)).any(axis=1).sum())
+        finite = torch.isfinite if isinstance(obj, torch.Tensor) else np.isfinite
+        if not bool(finite(obj).all() & finite(meas).all()):
+            bad = int((~finite(obj)).sum() + (~finite(meas)).any(1).sum())
             raise ProblemOutputError(
                 f"{self.name}.evaluate returned NaN or infinite values for {bad} solution(s)"
             )
+
+
+class TensorBatchEvaluator(BatchEvaluator):
+    """Evaluate tensor batches already on the device; results stay there (torch backend).
+
+    The output check costs one host sync per batch (a single boolean).
+    """
+
+    def __call__(self, solutions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        """Objectives (B,) and measures (B, M) on the device, in the solutions' dtype."""
+        with torch.no_grad():
+            if self.chunk_size is None or solutions.shape[0] <= self.chunk_size:
+                objectives, measures = self.problem.evaluate(solutions)
+            else:
+                parts = [self.problem.evaluate(c) for c in torch.split(solutions, self.chunk_size)]
+                objectives = torch.cat([p[0] for p in parts])
+                measures = torch.cat([p[1] for p in parts])
+        objectives = objectives.to(solutions.dtype)
+        measures = measures.to(solutions.dtype)
+        self._check(solutions.shape[0], objectives, measures)
+        return objectives, measures
+
+    def jacobian(self, solutions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Objectives, measures and their jacobian (B, 1 + M, D), for DQD emitters."""
+        objectives, measures, jacobian = self.problem.evaluate_with_jacobian(solutions)
+        objectives = objectives.detach().to(solutions.dtype)
+        measures = measures.detach().to(solutions.dtype)
+        self._check(solutions.shape[0], objectives, measures)
+        if not bool(torch.isfinite(jacobian).all()):
+            raise ProblemOutputError(f"{self.name}.evaluate_with_jacobian returned NaN or "
+                                     "infinite gradients")
+        return objectives, measures, jacobian.detach().to(solutions.dtype)

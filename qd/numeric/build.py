@@ -11,6 +11,7 @@ from ribs.emitters import EmitterBase
 from ribs.schedulers import Scheduler
 
 from archives import ArchiveGeometry, QDArchive, archive_registry
+from archives.base import ArchiveFamily
 from mutators import EmitterContext, EmitterFamily, emitter_registry
 from problems import problem_registry
 from qd.device import resolve_device
@@ -18,6 +19,7 @@ from qd.errors import SpecError
 from qd.evaluation.backends import Evaluator, evaluator_backend
 from qd.learned import LearnedMeasures, LearnedMeasuresConfig, ObservedProblem
 from qd.learned.measures import OBSERVATION_FIELD, ObservableProblem
+from qd.numeric.tensor_scheduler import TensorScheduler
 from qd.protocols import Problem
 from qd.seeds import derive_seeds
 from qd.spec import SpecBase
@@ -25,20 +27,30 @@ from qd.spec import SpecBase
 
 @dataclass
 class Components:
-    """Everything the engine drives; built once per run."""
+    """Everything the engine drives; built once per run.
+
+    On the pyribs backend `emitters` are pyribs emitters under a pyribs `Scheduler`; on the torch
+    backend they are `mutators.torch.TensorEmitterGroup`s under a `TensorScheduler`.
+    """
 
     problem: Problem
     device: torch.device
     evaluator: Evaluator
     archive: QDArchive
-    emitters: list[EmitterBase]
-    scheduler: Scheduler
+    emitters: list[Any]
+    scheduler: Any
     learned: LearnedMeasures | None = None
 
     @property
     def batch_size(self) -> int:
-        """Solutions per iteration (all emitters together)."""
+        """Solutions per ask (all emitters together)."""
         return sum(e.batch_size for e in self.emitters)
+
+    @property
+    def evaluations_per_iteration(self) -> int:
+        """Evaluations per iteration: the batch plus DQD groups' gradient points."""
+        return self.batch_size + sum(g.dqd_size for g in
+                                     getattr(self.scheduler, "dqd", ()))
 
     def state(self) -> dict[str, Any]:
         """Everything that evolves during a run: the scheduler (archives, emitters with their
@@ -71,7 +83,7 @@ class Components:
 
     def restore(self, state: dict[str, Any]) -> None:
         """Continue from a `state()` taken earlier by components built from the same spec."""
-        scheduler: Scheduler = state["scheduler"]
+        scheduler = state["scheduler"]
         self.scheduler = scheduler
         self.emitters = list(scheduler.emitters)
         result = scheduler.result_archive
@@ -145,6 +157,7 @@ def build_components(spec: SpecBase) -> Components:
     problem_cfg = spec.problem  # type: ignore[attr-defined]
     problem: Problem = problem_registry.get(problem_cfg.name)(problem_cfg, device)
     families = [emitter_registry.get(cfg.name)(cfg) for cfg in spec.emitters]  # type: ignore[attr-defined]
+    _check_torch_backend(spec, spec.archive.name, families)  # type: ignore[attr-defined]
     problem = _adapt_problem(problem, families, spec.run.cluster)
     problem = _learned_measures(problem, spec.measures, spec.run.cluster)
     learning_rate, threshold_min = _archive_annealing(families)
@@ -165,16 +178,56 @@ def build_components(spec: SpecBase) -> Components:
         extra_fields=((OBSERVATION_FIELD, (obs_dim,), "float64"),) if learned else (),
     )
     archive_cfg = spec.archive  # type: ignore[attr-defined]
-    archive = QDArchive(archive_registry.get(archive_cfg.name)(archive_cfg, geometry))
+    family = archive_registry.get(archive_cfg.name)(archive_cfg, geometry)
     context = EmitterContext(
         x0=np.asarray(problem.x0, dtype=float), bounds=problem.solution_bounds, problem=problem
     )
-    emitters: list[EmitterBase] = []
-    offset = 1
-    for family in families:
-        count = family.config.count
-        emitters += family.build(archive.ribs, context, seeds[offset : offset + count])
-        offset += count
-    scheduler = Scheduler(archive.ribs, emitters, result_archive=archive.result_ribs)
     evaluator = evaluator_backend(spec.run).batch(problem, problem_cfg, device, spec.run)
+    if spec.run.backend == "torch":
+        archive = QDArchive(family, device=device)
+        groups = [family_.build_torch(archive.search, context, seeds[lo:hi], device)
+                  for family_, lo, hi in _seed_ranges(families)]
+        return Components(problem, device, evaluator, archive, groups,
+                          TensorScheduler(archive, groups))
+    archive = QDArchive(family)
+    emitters: list[EmitterBase] = []
+    for family_, lo, hi in _seed_ranges(families):
+        emitters += family_.build(archive.search, context, seeds[lo:hi])
+    scheduler = Scheduler(archive.search, emitters, result_archive=archive.separate_result)
     return Components(problem, device, evaluator, archive, emitters, scheduler, learned)
+
+
+def _seed_ranges(families: list[EmitterFamily]) -> list[tuple[EmitterFamily, int, int]]:
+    """Each family with the slice of the run's seeds its emitters take (seed 0 is the
+    archive's).
+    """
+    ranges, offset = [], 1
+    for family in families:
+        ranges.append((family, offset, offset + family.config.count))
+        offset += family.config.count
+    return ranges
+
+
+def _check_torch_backend(spec: SpecBase, archive_name: str,
+                         families: list[EmitterFamily]) -> None:
+    """Refuse, naming the fix, what the torch backend does not run."""
+    if spec.run.backend != "torch":
+        return
+    if spec.measures is not None:
+        raise SpecError("run.backend: learned measures run on the pyribs backend only; remove "
+                        '[measures] or set run.backend = "pyribs"')
+    if spec.run.cluster:
+        raise SpecError("run.backend: the torch backend evaluates on the run's device, not on a "
+                        'cluster; remove run.cluster (or --cluster) or set run.backend = "pyribs"')
+    archive_cls = archive_registry.get(archive_name)
+    if archive_cls.build_torch is ArchiveFamily.build_torch:
+        able = [n for n, c in archive_registry.items()
+                if c.build_torch is not ArchiveFamily.build_torch]
+        raise SpecError(f"archive.name: {archive_name!r} has no torch backend; with "
+                        f"run.backend = \"torch\" use one of: {', '.join(sorted(able))}")
+    for family in families:
+        if type(family).build_torch is EmitterFamily.build_torch:
+            able = [n for n, c in emitter_registry.items()
+                    if c.build_torch is not EmitterFamily.build_torch]
+            raise SpecError(f"emitters: {family.config.name!r} has no torch backend; with "
+                            f"run.backend = \"torch\" use: {', '.join(sorted(able))}")

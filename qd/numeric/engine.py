@@ -12,6 +12,7 @@ from typing import Any
 
 from qd.events import EngineListener, RunEnd, RunStart
 from qd.numeric.build import Components
+from qd.numeric.iteration import run_iteration
 from qd.numeric.recorder import RunRecorder
 from qd.types import IterationMetrics
 
@@ -56,7 +57,7 @@ class Engine:
     @property
     def planned_evaluations(self) -> int:
         """The budget rounded up to whole iterations."""
-        batch = self.components.batch_size
+        batch = self.components.evaluations_per_iteration
         return -(-self.budget // batch) * batch
 
     @property
@@ -80,20 +81,20 @@ class Engine:
     def step(self) -> IterationMetrics:
         """Run and record one iteration; returns its metrics."""
         c = self.components
-        solutions = c.scheduler.ask()
-        objectives, evaluated = c.evaluator(solutions)
+        recorder = self.recorder
+        batch = run_iteration(c, self.iteration + 1,
+                              admitted=recorder is not None and recorder.mode == "elites")
         self.iteration += 1
-        measures, refit = c.tell(self.iteration, objectives, evaluated)
-        if refit is not None and self.recorder is not None:
-            self.recorder.store.events.add("refit", **refit)
-        self.evaluations += len(solutions)
+        if batch.refit is not None and recorder is not None:
+            recorder.store.events.add("refit", **batch.refit)
+        self.evaluations += batch.size
         metrics = IterationMetrics.from_stats(
             self.iteration, self.evaluations, c.archive.stats(), self.elapsed_s
         )
-        if self.recorder is not None:
-            self.recorder.record(solutions, objectives, measures, metrics)
-            if self.recorder.due(self.iteration):
-                self.recorder.checkpoint(self.iteration, self.state())
+        if recorder is not None:
+            recorder.record(batch, metrics)
+            if recorder.due(self.iteration):
+                recorder.checkpoint(self.iteration, self.state())
         return metrics
 
     def run(self) -> RunEnd:

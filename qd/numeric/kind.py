@@ -1,4 +1,6 @@
-"""The `numeric` run kind: batched solutions (vectors, policies, trees) through pyribs."""
+"""The `numeric` run kind: batched solutions (vectors, policies, trees) through pyribs or the
+torch backend.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from qd.numeric.build import Components, build_components
 from qd.numeric.engine import Engine
 from qd.numeric.recorder import RunRecorder
 from qd.numeric.restore import rebuild, restore
+from qd.numeric.storage import store_mode
 from qd.run_dir import RunDir
 from qd.session import (
     RestoredState,
@@ -79,11 +82,12 @@ class NumericRunKind:
             stack.callback(prepared.evaluator.close)
             recorder = None
             if ctx.run_dir is not None and ctx.store is not None:
-                r, folder = spec.run, ctx.run_dir
+                r, folder, problem = spec.run, ctx.run_dir, prepared.problem
                 recorder = RunRecorder(
                     folder.path, ctx.store, r.checkpoint_every, r.checkpoint_seconds,
                     r.keep_checkpoints,
                     on_checkpoint=lambda it: folder.write_archive(prepared.archive.elites(), it),
+                    mode=store_mode(ctx.store, spec, problem.solution_dim, problem.measure_dim),
                 )
             start = restored or RestoredState(0, 0, 0.0, 0, 0)
             engine = Engine(prepared, spec.run.budget, ctx.listeners, recorder,

@@ -8,9 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from qd.numeric.checkpoint import save_checkpoint
+from qd.numeric.iteration import EvaluatedBatch
 from qd.store import RunStore
 from qd.types import IterationMetrics
 
@@ -33,6 +32,7 @@ class RunRecorder:
         keep: Checkpoints kept on disk (older ones are deleted).
         on_checkpoint: Called with the iteration after each checkpoint (e.g. to write
             `archive.npz`).
+        mode: Which evaluations to store: "all", "elites" or "none" (`qd.numeric.storage`).
     """
 
     def __init__(
@@ -43,6 +43,7 @@ class RunRecorder:
         every_seconds: float = 60.0,
         keep: int = 2,
         on_checkpoint: Callable[[int], None] | None = None,
+        mode: str = "all",
     ) -> None:
         self.folder = Path(folder)
         self.store = store
@@ -50,16 +51,19 @@ class RunRecorder:
         self.every_seconds = every_seconds
         self.keep = keep
         self.on_checkpoint = on_checkpoint
+        self.mode = mode
         self._last_time = time.monotonic()
         self._last_iteration = -1
 
-    def record(
-        self, solutions: np.ndarray, objectives: np.ndarray, measures: np.ndarray,
-        metrics: IterationMetrics,
-    ) -> None:
-        """Store one iteration (batch + metrics) in a single transaction."""
+    def record(self, batch: EvaluatedBatch, metrics: IterationMetrics) -> None:
+        """Store one iteration (the rows `mode` keeps + metrics) in a single transaction."""
         with self.store.transaction():
-            self.store.batches.record(metrics.iteration, solutions, objectives, measures)
+            if self.mode == "all":
+                self.store.batches.record(metrics.iteration, *batch.host())
+            elif self.mode == "elites":
+                rows = batch.admitted
+                if bool(rows.any()):
+                    self.store.batches.record(metrics.iteration, *batch.host(rows))
             self.store.metrics.add(metrics)
 
     def due(self, iteration: int) -> bool:

@@ -58,9 +58,7 @@ class ProgramArchive:
         """Empty the archive and insert (program id, score, measures) entries in order; the
         children counts are kept. Used after the measure space changed (embedding refit).
         """
-        for ribs in (self.archive.ribs, self.archive.result_ribs):
-            if ribs is not None:
-                ribs.clear()
+        self.archive.clear()
         for program_id, score, measures in entries:
             self.add(program_id, score, measures)
 

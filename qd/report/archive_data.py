@@ -12,6 +12,7 @@ from ribs.archives import ArchiveBase
 from qd.errors import SpecError
 from qd.export import archive_table
 from qd.kinds import run_kind_of
+from qd.numeric.storage import last_iteration
 from qd.report.source import RunFiles, checkpoint_archive
 from qd.run_dir import CONFIG_FILE
 from qd.spec_loader import validate_spec
@@ -99,7 +100,7 @@ def load_archive(files: RunFiles, store: RunStore) -> ArchiveData:
     centroids = getattr(ribs, "centroids", None)
     return ArchiveData(
         kind=kind,
-        iteration=store.batches.last_iteration(),
+        iteration=last_iteration(store),
         measure_dim=measures.shape[1],
         solution_dim=solutions.shape[1],
         lower=lower,

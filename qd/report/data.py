@@ -19,6 +19,7 @@ import numpy as np
 import tomli_w
 
 from qd.kinds import run_kind_of
+from qd.numeric.storage import evaluation_count
 from qd.report.archive_data import ArchiveData, load_archive
 from qd.report.sections import ExtraSection, load_sections
 from qd.report.source import RunFiles, lock_holder, open_run_store, read_run_files
@@ -145,7 +146,7 @@ def load_report_data(run: Path, max_points: int = MAX_CURVE_POINTS) -> ReportDat
         sessions = _sessions(store, files.path)
         events = tuple(EventRow(e.pop("t"), e.pop("kind"), e) for e in store.events.all())
         sections = load_sections(store, files)
-        evaluations = store.batches.evaluation_count()
+        evaluations = evaluation_count(store)
         programs = _is_program_run(files.config)
         proposals = sum(store.programs.counts().values()) if programs else 0
     last = metrics[-1] if metrics else None

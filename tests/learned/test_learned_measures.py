@@ -83,7 +83,7 @@ def test_refit_reinserts_the_best_elite_of_every_new_cell():
         new["objective"])
     # Expected: each old elite under the new encoder; per new cell, the best one.
     codes = c.learned.encode(old[OBSERVATION_FIELD])
-    cells = c.archive.ribs.index_of(codes)
+    cells = c.archive.search.index_of(codes)
     best: dict[int, float] = {}
     for cell, objective in zip(cells, old["objective"], strict=True):
         best[int(cell)] = max(best.get(int(cell), -np.inf), float(objective))
