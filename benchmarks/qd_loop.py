@@ -39,6 +39,7 @@ from _common import ROOT, add_output_args, print_table, write_result  # noqa: E4
 import qd  # noqa: E402
 
 ISO, LINE, JOINTS, SEED = 0.05, 0.2, 100, 3
+EVOTORCH_GENERATIONS = 5
 PEERS = ROOT / "benchmarks" / "peers"
 #: tool -> (script, python of its virtual environment)
 PEER_TOOLS = {
@@ -141,6 +142,13 @@ def main() -> None:
                 backend = "pyribs" if tool == "qd_pyribs" else "torch"
                 result: dict | str = run_qd(batch, evaluations, backend,
                                             "all" if tool.endswith("_all") else "none")
+            elif tool == "evotorch":  # ~10 s a generation whatever the batch: a short run
+                result = run_peer(tool, batch, 10_000 + EVOTORCH_GENERATIONS * batch,
+                                  args.threads)
+                if isinstance(result, dict):
+                    notes[key] = (f"{result['evaluations']} evaluations only (its population "
+                                  "is the 10,000-cell grid, re-binned each generation in "
+                                  "O(cells x candidates)); QD score not comparable")
             else:
                 result = run_peer(tool, batch, evaluations, args.threads)
             if isinstance(result, str):

@@ -4,6 +4,10 @@ Same operators as pyribs' `GaussianEmitter` and `IsoLineEmitter` (and this packa
 families): parents are elites drawn uniformly with replacement (the search centre `x0` while
 the archive is empty), children are clipped to the problem's bounds. `count` emitters of a
 family are one group: their children come from one draw of `count x batch_size` solutions.
+
+The noise is drawn in float32 and added in the archive's dtype: a mutation needs no more than
+24 bits of randomness, and on CPU torch draws float32 normals 5x faster than float64 ones
+(the draw was half of a batch-4096 iteration on the 100-DoF arm).
 """
 
 from __future__ import annotations
@@ -37,13 +41,14 @@ class _VariationGroup(GeneratorState):
         return self.archive.sample(n)["solution"]
 
     def _noise(self, *shape: int) -> torch.Tensor:
-        return torch.randn(*shape, generator=self._generator, device=self.x0.device,
-                           dtype=self.x0.dtype)
+        noise = torch.randn(*shape, generator=self._generator, device=self.x0.device,
+                            dtype=torch.float32)
+        return noise.to(self.x0.dtype)
 
     def _clip(self, solutions: torch.Tensor) -> torch.Tensor:
         if self.bounds is None:
             return solutions
-        return torch.clamp(solutions, self.bounds[0], self.bounds[1])
+        return solutions.clamp_(self.bounds[0], self.bounds[1])
 
     def tell(self, solution: torch.Tensor, objective: torch.Tensor, measures: torch.Tensor,
              info: Any) -> None:
@@ -61,7 +66,8 @@ class GaussianGroup(_VariationGroup):
     def ask(self) -> torch.Tensor:
         """(batch_size, D) children."""
         parents = self._parents(self.batch_size)
-        return self._clip(parents + self.sigma * self._noise(*parents.shape))
+        children = self._noise(*parents.shape).mul_(self.sigma).add_(parents)
+        return self._clip(children)
 
 
 class IsoLineGroup(_VariationGroup):
@@ -77,6 +83,6 @@ class IsoLineGroup(_VariationGroup):
         n = self.batch_size
         parents = self._parents(2 * n)
         x_i, x_j = parents[:n], parents[n:]
-        iso = self.iso_sigma * self._noise(n, x_i.shape[1])
-        line = self.line_sigma * self._noise(n, 1)
-        return self._clip(x_i + iso + line * (x_j - x_i))
+        children = self._noise(n, x_i.shape[1]).mul_(self.iso_sigma).add_(x_i)
+        line = self._noise(n, 1).mul_(self.line_sigma)
+        return self._clip(children.addcmul_(line, x_j - x_i))

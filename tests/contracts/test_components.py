@@ -15,7 +15,9 @@ import torch
 
 import qd
 from archives import archive_registry
+from archives.base import ArchiveFamily
 from mutators import emitter_registry
+from mutators.base import EmitterFamily
 from problems import problem_registry
 from problems.measure_sources import measure_source, measure_source_registry
 from qd.api import resolve_spec
@@ -62,7 +64,11 @@ EMITTER_OPTIONS = {
     "gp_tree": {"p_crossover": 0.5, "p_mutation": 0.5},
     "alternating": {"explore_iterations": 3, "exploit_iterations": 3},
     "go_explore": {"explore_steps": 10},
+    "cma_mega": {"batch_size": 16},
+    "cma_maega": {"batch_size": 16, "learning_rate": 0.05},
 }
+# Emitters that only the torch backend runs (DQD: gradients from autograd).
+TORCH_ONLY = {"cma_mega", "cma_maega"}
 # Emitters that vary a problem-specific genome (or explore states) run on that problem instead
 # of sphere_lp.
 EMITTER_PROBLEMS = {
@@ -76,11 +82,38 @@ def test_every_emitter_improves_the_archive(name):
     emitters = [{"name": name, "count": 2, "batch_size": 16, **EMITTER_OPTIONS[name]}]
     problem = EMITTER_PROBLEMS.get(name, small_spec()["problem"])
     spec = small_spec(emitters=emitters, problem=problem)
+    if name in TORCH_ONLY:
+        spec["run"] = {**spec["run"], "backend": "torch"}
     result = qd.evolve(spec, write=False)
     first, last = result.metrics[0], result.metrics[-1]
     assert last.evaluations == 640
     assert last.num_elites > first.num_elites
     assert last.qd_score > first.qd_score
+
+
+def _has_torch(registry, base) -> list[str]:
+    return [n for n, c in registry.items() if c.build_torch is not base.build_torch]
+
+
+@pytest.mark.parametrize("name", _has_torch(emitter_registry, EmitterFamily))
+def test_every_torch_emitter_improves_the_archive_on_the_torch_backend(name):
+    emitters = [{"name": name, "count": 2, "batch_size": 16, **EMITTER_OPTIONS[name]}]
+    result = qd.evolve(small_spec(emitters=emitters, run={"budget": 640, "seed": 3,
+                                                          "backend": "torch"}), write=False)
+    assert result.archive.on_torch
+    first, last = result.metrics[0], result.metrics[-1]
+    assert last.evaluations == 640 and last.qd_score > first.qd_score
+
+
+@pytest.mark.parametrize("name", _has_torch(archive_registry, ArchiveFamily))
+def test_every_torch_archive_fills_and_reports_on_the_torch_backend(name):
+    spec = small_spec(archive={"name": name, **ARCHIVE_OPTIONS[name]},
+                      run={"budget": 640, "seed": 3, "backend": "torch"})
+    ribs = qd.evolve({**spec, "run": {**spec["run"], "backend": "pyribs"}}, write=False)
+    result = qd.evolve(spec, write=False)
+    stats = result.archive.stats()
+    assert stats.num_elites == pytest.approx(ribs.archive.stats().num_elites, rel=0.25)
+    assert result.archive.elites()["solution"].shape == (stats.num_elites, 10)
 
 
 def test_every_registered_component_is_covered():
