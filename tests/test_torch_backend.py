@@ -28,15 +28,28 @@ def sorted_elites(elites: dict) -> dict:
 
 
 def test_torch_backend_illuminates_like_pyribs(one_torch_thread):
-    torch_run = qd.evolve(arm_spec("torch"), write=False)
-    ribs_run = qd.evolve(arm_spec("pyribs"), write=False)
-    t, r = torch_run.archive.stats(), ribs_run.archive.stats()
-    assert torch_run.end.evaluations == ribs_run.end.evaluations == 4096
-    # different random streams, same algorithm: the same illumination within a few percent
-    assert t.num_elites == pytest.approx(r.num_elites, rel=0.1)
-    assert t.qd_score == pytest.approx(r.qd_score, rel=0.1)
-    assert t.num_elites > 150
-    assert isinstance(torch_run.archive.search.sample(4)["solution"], torch.Tensor)
+    """Different random streams, same algorithm: the same illumination on average over seeds
+    (single seeds of this short run differ by up to 15% either way)."""
+    stats = {"torch": [], "pyribs": []}
+    for backend, runs in stats.items():
+        for seed in range(4):
+            spec = arm_spec(backend)
+            spec["run"]["seed"] = seed
+            result = qd.evolve(spec, write=False)
+            assert result.end.evaluations == 4096
+            runs.append(result.archive.stats())
+    elites = {b: np.mean([s.num_elites for s in runs]) for b, runs in stats.items()}
+    scores = {b: np.mean([s.qd_score for s in runs]) for b, runs in stats.items()}
+    assert elites["torch"] == pytest.approx(elites["pyribs"], rel=0.15)
+    assert scores["torch"] == pytest.approx(scores["pyribs"], rel=0.15)
+    assert elites["torch"] > 150
+
+
+def test_torch_archive_samples_tensors_on_the_run_device(one_torch_thread):
+    result = qd.evolve(arm_spec("torch", 512), write=False)
+    drawn = result.archive.search.sample(4)["solution"]
+    assert isinstance(drawn, torch.Tensor) and drawn.device.type == "cpu"
+    assert drawn.dtype == torch.float64 and drawn.shape == (4, 12)
 
 
 def test_torch_backend_is_deterministic_for_a_seed(one_torch_thread):
