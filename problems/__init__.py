@@ -5,6 +5,7 @@ from problems import (  # noqa: F401  (registration)
     hexapod,
     linear_projection,
     maze,
+    mujoco_tasks,
     program,
     python_file,
     symbolic_regression,
