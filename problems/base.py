@@ -17,13 +17,15 @@ class TorchProblem:
     Class attributes `summary` and `needs` feed `qd problems`. Problems whose objective and
     measures are differentiable functions of the solution (written in torch ops autograd can
     follow) set `differentiable = True`; DQD emitters (cma_mega, cma_maega) then get their
-    gradients from `evaluate_with_jacobian`.
+    gradients from `evaluate_with_jacobian`. Problems that offer reports views of their
+    episodes (`problems.rollouts`) name them in `rollout_views` and implement `rollouts`.
     """
 
     Config: ClassVar[type[ComponentConfig]]
     summary: ClassVar[str] = ""
     needs: ClassVar[str] = "CPU (torch); CUDA optional"
     differentiable: ClassVar[bool] = False
+    rollout_views: ClassVar[tuple[str, ...]] = ()
 
     solution_dim: int
     measure_dim: int

@@ -15,14 +15,17 @@ Objective: minus the final distance to the goal. Measures: the final (x, y).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 from pydantic import Field, model_validator
 
 from problems.base import TorchProblem
 from problems.registry import register_problem
+from problems.rollouts import PathScene, Rollouts
 from qd.policies import BatchedMLP, MLPArchitecture, PolicyConfig, architecture_from
 
 #: Range-finder directions relative to the heading (radians): right, front-right, front,
@@ -286,6 +289,25 @@ class MazeNavigation(TorchProblem):
         path: list[torch.Tensor] = []
         self.sim.rollout(self.architecture.unflatten(solutions.to(self.dtype)), self.steps, path)
         return torch.stack(path, dim=1)
+
+    # Report views (`problems.rollouts`): the paths of solutions, or of stored states
+    # (Go-Explore runs), through the maze.
+    rollout_views = ("paths",)
+
+    def rollouts(self, solutions: np.ndarray) -> Rollouts:
+        """Each robot's positions over the run, (steps + 1, 2) from the start, in the maze."""
+        with torch.no_grad():
+            points = self.trajectories(torch.from_numpy(solutions)).cpu().numpy()
+        return Rollouts(xy=tuple(points), scene=self._scene())
+
+    def state_rollouts(self, paths: Sequence[np.ndarray]) -> Rollouts:
+        """The positions of state sequences (T_i, 4): their (x, y) columns."""
+        return Rollouts(xy=tuple(np.asarray(p)[:, :2] for p in paths), scene=self._scene())
+
+    def _scene(self) -> PathScene:
+        layout = self.layout
+        return PathScene(tuple(layout.segments()), "walls",
+                         (layout.start[0], layout.start[1]), layout.goal)
 
     @property
     def observation_dim(self) -> int:

@@ -103,6 +103,7 @@ from pydantic import Field
 
 from problems.base import TorchProblem
 from problems.mujoco_batch import MujocoBatch, centre_of_mass, foot_contacts, load_model
+from problems.mujoco_views import VIEWS, LocomotionRollouts
 from problems.registry import register_problem
 from qd.policies import Activation, MLPArchitecture, PolicyConfig
 
@@ -246,7 +247,7 @@ def lecun_uniform(architecture: MLPArchitecture, seed: int) -> np.ndarray:
     return torch.cat(parts).numpy()
 
 
-class MujocoLocomotion(TorchProblem):
+class MujocoLocomotion(LocomotionRollouts, TorchProblem):
     """A QDax locomotion task on MuJoCo; subclasses name the task."""
 
     task_name: ClassVar[str]
@@ -412,7 +413,8 @@ def _task_problem(name: str, summary: str) -> type[MujocoLocomotion]:
         f"{name.title().replace('_', '')}",
         (MujocoLocomotion,),
         {"__doc__": f"QDax's `{name}` on MuJoCo: {summary}.", "Config": config,
-         "task_name": name, "summary": summary, "__module__": __name__},
+         "task_name": name, "summary": summary, "__module__": __name__,
+         "rollout_views": VIEWS[TASKS[name].measures]},  # report views: problems.mujoco_views
     )
     globals()[config.__name__] = config
     return register_problem(name)(problem)

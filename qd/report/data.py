@@ -3,7 +3,8 @@
 Rendering (`qd.report.render`) only formats these records. Run-type-specific sections (program
 lineage, top programs, bandit arms, cost per model, failure reasons) are `ExtraSection`s produced
 by the loaders in `qd.report.sections`, each of which reads its own tables and returns None when
-the run has none, so a report shows exactly what its run recorded.
+the run has none, so a report shows exactly what its run recorded. The rollout views the run's
+problem offers (`qd.report.rollouts`: paths, gait diagrams) come first among them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import tomli_w
 from qd.kinds import run_kind_of
 from qd.numeric.storage import evaluation_count
 from qd.report.archive_data import ArchiveData, load_archive
+from qd.report.rollouts import rollout_sections
 from qd.report.sections import ExtraSection, load_sections
 from qd.report.source import RunFiles, lock_holder, open_run_store, read_run_files
 from qd.seeds import derive_seeds
@@ -145,7 +147,7 @@ def load_report_data(run: Path, max_points: int = MAX_CURVE_POINTS) -> ReportDat
         archive = load_archive(files, store)
         sessions = _sessions(store, files.path)
         events = tuple(EventRow(e.pop("t"), e.pop("kind"), e) for e in store.events.all())
-        sections = load_sections(store, files)
+        sections = (*rollout_sections(store, files), *load_sections(store, files))
         evaluations = evaluation_count(store)
         programs = _is_program_run(files.config)
         proposals = sum(store.programs.counts().values()) if programs else 0

@@ -258,23 +258,11 @@ def failures_section(store: RunStore, files: RunFiles) -> ExtraSection | None:
                          "reasons": top, "distinct_reasons": len(reasons)})
 
 
-#: Loaders run in this order; their sections appear in this order after the core sections.
-def trajectories_section(store: RunStore, files: RunFiles) -> ExtraSection | None:
-    """Policy runs on the maze: the best elites' paths, re-simulated; None for other problems."""
-    from qd.report.trajectories import maze_paths, trajectory_figure
-
-    data = maze_paths(files, store)
-    if data is None:
-        return None
-    rows = [{"index": p["index"], "objective": p["objective"], "end": (p["x"][-1], p["y"][-1])}
-            for p in data["paths"]]
-    return ExtraSection("trajectories", "Trajectories of the best elites",
-                        {"paths": rows, "figures": [trajectory_figure(data)]})
-
-
-SECTION_LOADERS: list[SectionLoader] = [trajectories_section, top_programs_section,
-                                        lineage_section, arms_section, llm_cost_section,
-                                        failures_section, component_state_section]
+#: Loaders run in this order; their sections appear in this order after the core sections
+#: (and after the rollout views of the run's problem, `qd.report.rollouts`).
+SECTION_LOADERS: list[SectionLoader] = [top_programs_section, lineage_section, arms_section,
+                                        llm_cost_section, failures_section,
+                                        component_state_section]
 
 
 def load_sections(store: RunStore, files: RunFiles) -> tuple[ExtraSection, ...]:
