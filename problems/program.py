@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from problems.measure_sources import measure_source, measure_source_registry
+from problems.program_files import check_size
 from problems.registry import register_problem
 from qd.components import ComponentConfig, StrictModel, existing_file
 
@@ -98,7 +99,10 @@ class ProgramProblemConfig(ComponentConfig):
     initial: Path = Field(description="Initial program with EVOLVE-BLOCK markers.")
     evaluator: Path = Field(description="Evaluator script: python evaluate.py CANDIDATE RESULT.")
     task: str = Field("", description="Task description given to the LLM.")
-    files: list[Path] = Field(default_factory=list, description="Extra files for the evaluator.")
+    files: list[Path] = Field(default_factory=list, description="Extra files or folders for "
+                              "the evaluator; a folder travels with everything under it.")
+    files_limit_mb: float = Field(100.0, gt=0, description="Most megabytes of `files` (copied "
+                                  "into every evaluation's sandbox).")
     objective_bounds: tuple[float, float] = Field((0.0, 1.0), description="(worst, best) score.")
     measures: list[MeasureConfig] = Field(
         default_factory=lambda: [MeasureConfig(source="code_length", range=(0.0, 5000.0)),
@@ -116,7 +120,14 @@ class ProgramProblemConfig(ComponentConfig):
     @field_validator("files")
     @classmethod
     def _files_exist(cls, values: list[Path], info) -> list[Path]:  # noqa: ANN001
-        return [existing_file(v, info) for v in values]
+        base = Path((info.context or {}).get("base_dir", "."))
+        return [(base / v).resolve() if (base / v).is_dir() else existing_file(v, info)
+                for v in values]
+
+    @model_validator(mode="after")
+    def _files_fit(self) -> ProgramProblemConfig:
+        check_size(self.files, self.files_limit_mb)
+        return self
 
 
 @register_problem("program")

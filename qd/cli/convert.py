@@ -27,8 +27,8 @@ def convert_command(
 ) -> int:
     """Write an equivalent qd spec folder; run it with `qd evolve OUT`.
 
-    The folder holds problem.toml, initial.py, the adapter evaluate.py and the original
-    evaluator beside it.
+    The folder holds problem.toml, initial.py, the adapter evaluate.py, qd's stand-in peer
+    packages and the original folder's files and subfolders beside it.
     """
     if to != "qd":
         raise SpecError(f"--to {to!r}: qd converts to its own format only; use --to qd")
@@ -60,7 +60,11 @@ def write_folder(data: dict[str, Any], out: Path) -> dict[str, Any]:
     names = []
     for item in problem.get("files", []):
         name = Path(item).name
-        shutil.copyfile(item, out / name)
+        if Path(item).is_dir():  # a folder travels with everything under it
+            shutil.copytree(item, out / name,
+                            ignore=shutil.ignore_patterns(".*", "__pycache__"))
+        else:
+            shutil.copyfile(item, out / name)
         names.append(name)
     problem.update(initial="initial.py", evaluator="evaluate.py", files=names)
     header = ("# Converted by `qd convert`. evaluate.py is qd's adapter: it runs the original "

@@ -10,6 +10,7 @@ from typing import Any
 
 from problems.measure_sources import Evaluated, measure_source
 from problems.program import ProgramProblemConfig
+from problems.program_files import read_files
 from qd.evaluation.program_result import validate_program_result
 from qd.program.types import Evaluation, Status
 from qd.sandbox import SandboxLimits, run_sandboxed
@@ -29,9 +30,8 @@ class ProgramEvaluator:
     def __init__(self, problem: ProgramProblemConfig, limits: SandboxLimits) -> None:
         self.problem = problem
         self.limits = limits
-        self._files: dict[str, bytes] = {"evaluate.py": Path(problem.evaluator).read_bytes()}
-        for extra in problem.files:
-            self._files[Path(extra).name] = Path(extra).read_bytes()
+        self._files: dict[str, bytes] = {**read_files(problem.files),
+                                         "evaluate.py": Path(problem.evaluator).read_bytes()}
         self._evaluator_measures = max(
             (m.index + 1 for m in problem.measures if m.source == "evaluator"), default=0
         )

@@ -31,20 +31,22 @@ def detect(path: str | Path) -> str:
         return "qd"
     if not folder.is_dir():
         raise SpecError(f"{folder}: no such file or folder")
-    if (folder / openevolve.INITIAL).is_file():
+    oe_initial = sorted(folder.glob("initial_program.*"))
+    if oe_initial:
         if not (folder / openevolve.EVALUATOR).is_file():
-            raise SpecError(f"{folder}: has {openevolve.INITIAL} but no {openevolve.EVALUATOR}; "
-                            f"an OpenEvolve folder needs its evaluator")
+            raise SpecError(f"{folder}: has {oe_initial[0].name} but no "
+                            f"{openevolve.EVALUATOR}; an OpenEvolve folder needs its evaluator")
         return "openevolve"
     evaluate = folder / shinka.EVALUATOR
-    if (folder / shinka.INITIAL).is_file() and evaluate.is_file():
+    sk_initial = sorted(folder.glob("initial.*"))
+    if sk_initial and evaluate.is_file():
         if shinka.is_shinka_evaluator(evaluate):
             return "shinka"
         raise SpecError(f"{folder}: evaluate.py does not take --program_path/--results_dir "
                         f"(ShinkaEvolve) and there is no {SPEC_FILE} (qd)")
-    if (folder / shinka.INITIAL).is_file():
-        raise SpecError(f"{folder}: has {shinka.INITIAL} but no evaluate.py; a ShinkaEvolve "
-                        f"folder needs its evaluator")
+    if sk_initial:
+        raise SpecError(f"{folder}: has {sk_initial[0].name} but no evaluate.py; a "
+                        f"ShinkaEvolve folder needs its evaluator")
     raise SpecError(
         f"{folder}: folder has no {SPEC_FILE}; a spec folder needs one (or, to run it as it "
         f"is: OpenEvolve's {openevolve.INITIAL} and {openevolve.EVALUATOR}, or ShinkaEvolve's "
@@ -78,9 +80,6 @@ def load_foreign(path: str | Path, fmt: str) -> tuple[dict[str, Any], FormatRepo
     loaders = {"openevolve": openevolve.load, "shinka": shinka.load}
     if fmt not in loaders:
         raise SpecError(f"format {fmt!r} is not foreign; choose one of: {', '.join(loaders)}")
-    initial = openevolve.INITIAL if fmt == "openevolve" else shinka.INITIAL
-    if fmt == "openevolve" and not (folder / initial).is_file():
-        raise SpecError(f"{folder}: no {initial}; an OpenEvolve folder needs it")
     data, report = loaders[fmt](folder)
     if not Path(data["problem"]["initial"]).is_file():
         raise SpecError(f"{folder}: no {Path(data['problem']['initial']).name}; a {fmt} folder "

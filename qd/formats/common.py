@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qd.errors import SpecError
+from qd.formats.peers import SHIM_PACKAGES
 
 #: Environment variable naming the folder that generated adapters are written to.
 ADAPTER_DIR_ENV = "QD_ADAPTER_DIR"
@@ -131,7 +132,7 @@ def missing_imports(paths: list[Path], local: set[str]) -> list[str]:
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 found.add(node.module.split(".")[0])
     missing = []
-    for name in sorted(found - local - set(sys.stdlib_module_names)):
+    for name in sorted(found - local - set(sys.stdlib_module_names) - set(SHIM_PACKAGES)):
         try:
             if importlib.util.find_spec(name) is None:
                 missing.append(name)
@@ -141,9 +142,9 @@ def missing_imports(paths: list[Path], local: set[str]) -> list[str]:
 
 
 def local_modules(folder: Path) -> set[str]:
-    """Return the module names importable from the folder itself (files and packages)."""
-    return {p.stem for p in folder.glob("*.py")} | {
-        p.name for p in folder.iterdir() if (p / "__init__.py").is_file()}
+    """Return the module names importable from the folder itself (files, folders)."""
+    return {p.stem for p in folder.glob("*.py")} | {p.name for p in folder.iterdir()
+                                                     if p.is_dir()}
 
 
 def adapter_source(settings: dict[str, Any]) -> str:
@@ -179,6 +180,7 @@ def write_adapter(settings: dict[str, Any], copies: dict[str, bytes]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in {"evaluate.py": source.encode(), **copies}.items():
         target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
         if not target.is_file() or target.read_bytes() != data:
             tmp = target.with_suffix(f".tmp{os.getpid()}")
             tmp.write_bytes(data)
@@ -186,7 +188,44 @@ def write_adapter(settings: dict[str, Any], copies: dict[str, bytes]) -> Path:
     return folder / "evaluate.py"
 
 
-def helper_files(folder: Path, skip: set[str]) -> list[Path]:
-    """Return the folder's other top-level .py files (modules the evaluator may import)."""
-    return sorted(p.resolve() for p in folder.glob("*.py")
-                  if p.name not in skip and p.name not in RESERVED)
+def carried_entries(folder: Path, skip: dict[str, str],
+                    report: FormatReport) -> list[Path]:
+    """The folder's top-level files and subfolders that travel into the sandbox.
+
+    Everything travels (data files, helper modules, nested packages) except hidden entries,
+    `__pycache__`, the names the sandbox reserves and the entries in `skip` (name → why, e.g.
+    the peer's own output folder); what stays behind is said in a note.
+
+    Returns:
+        Absolute paths, for `problem.files` (a folder travels with everything under it).
+    """
+    skip = {**{n: "a name the qd sandbox reserves" for n in RESERVED}, **skip}
+    entries, left = [], []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.name == "__pycache__":
+            continue
+        if path.name in skip:
+            left.append(f"{path.name} ({skip[path.name]})")
+        elif path.is_file() or path.is_dir():
+            entries.append(path.resolve())
+    if left:
+        report.notes.append(f"not copied into the sandbox: {', '.join(left)}")
+    return entries
+
+
+def require_python(folder: Path, kind: str, initial: Path, language: Any) -> None:
+    """Refuse a folder whose evolved program is not Python (one message, exit code 2).
+
+    Args:
+        folder: The peer folder.
+        kind: "OpenEvolve" or "ShinkaEvolve".
+        initial: The initial program found (its suffix tells the language).
+        language: The config's language setting (None when absent).
+    """
+    named = str(language).strip().lower() if language is not None else "python"
+    if initial.suffix == ".py" and named == "python":
+        return
+    what = f"language: {language}" if named != "python" else f"a {initial.suffix} file"
+    raise SpecError(f"{folder}: the evolved program {initial.name} is not Python ({what}); "
+                    f"qd runs {kind} folders with Python programs only, so this folder cannot "
+                    f"run as it is")

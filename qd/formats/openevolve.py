@@ -6,16 +6,19 @@ import re
 from pathlib import Path
 from typing import Any
 
+from qd.errors import SpecError
 from qd.formats.common import (
     FormatReport,
-    helper_files,
+    carried_entries,
     local_modules,
     missing_imports,
     read_yaml,
     require_evaluate,
+    require_python,
     unmapped_keys,
     write_adapter,
 )
+from qd.formats.peers import SHIM_DIR, check_peer_imports, shim_files
 
 INITIAL = "initial_program.py"
 EVALUATOR = "evaluator.py"
@@ -26,15 +29,22 @@ DEFAULT_BINS = 10
 DEFAULT_THRESHOLDS = [0.5, 0.75, 0.9]
 _ENV_REF = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 
+#: OpenEvolve's default prompt.max_artifact_bytes.
+DEFAULT_ARTIFACT_BYTES = 20 * 1024
+#: Folders OpenEvolve writes into a problem folder (never copied into the sandbox).
+OUTPUT_DIRS = {"openevolve_output": "OpenEvolve's output folder"}
+
 #: Settings mapped to qd (dotted YAML names); everything else is reported as unmapped.
 MAPPED = {
     "max_iterations", "random_seed", "diff_based_evolution", "allow_full_rewrites",
-    "max_code_length", "prompt.system_message", "database.feature_dimensions",
+    "max_code_length", "language", "file_suffix", "prompt.system_message",
+    "prompt.include_artifacts", "prompt.max_artifact_bytes", "database.feature_dimensions",
     "database.feature_bins", "database.num_islands", "database.migration_interval",
     "evaluator.timeout", "evaluator.cascade_evaluation", "evaluator.cascade_thresholds",
-    "evaluator.parallel_evaluations", "llm.models", "llm.api_base", "llm.api_key",
-    "llm.temperature", "llm.max_tokens", "llm.timeout", "llm.retries", "llm.primary_model",
-    "llm.secondary_model",
+    "evaluator.parallel_evaluations", "evaluator.enable_artifacts", "evaluator.memory_limit_mb",
+    "llm.models", "llm.api_base", "llm.api_key", "llm.temperature", "llm.max_tokens",
+    "llm.timeout", "llm.retries", "llm.primary_model", "llm.secondary_model",
+    "llm.system_message",
 }
 _MODEL_KEYS = {"name", "api_base", "api_key", "temperature", "max_tokens", "timeout", "retries"}
 
@@ -42,6 +52,16 @@ _MODEL_KEYS = {"name", "api_base", "api_key", "temperature", "max_tokens", "time
 def config_file(folder: Path) -> Path | None:
     """Return the folder's OpenEvolve YAML config, if any."""
     return next((folder / n for n in CONFIGS if (folder / n).is_file()), None)
+
+
+def initial_program(folder: Path) -> Path:
+    """The folder's initial program: initial_program.py, else initial_program.<any suffix>."""
+    if (folder / INITIAL).is_file():
+        return folder / INITIAL
+    others = sorted(p for p in folder.glob("initial_program.*") if p.is_file())
+    if not others:
+        raise SpecError(f"{folder}: no {INITIAL}; an OpenEvolve folder needs it")
+    return others[0]
 
 
 def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
@@ -54,37 +74,43 @@ def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
     require_evaluate(evaluator, "openevolve")
     cfg_path = config_file(folder)
     cfg = read_yaml(cfg_path) if cfg_path else {}
+    initial = initial_program(folder)
+    suffix = cfg.get("file_suffix")
+    require_python(folder, "OpenEvolve", initial.with_suffix(suffix) if suffix else initial,
+                   cfg.get("language"))
     report = FormatReport("openevolve", str(folder), str(cfg_path) if cfg_path else None)
     report.unmapped = unmapped_keys(cfg, MAPPED)
+    _check_imports(evaluator, folder, report)
     ev = cfg.get("evaluator") or {}
     db = cfg.get("database") or {}
+    prompt = cfg.get("prompt") or {}
     measures, cells, metric_axes = _measures(cfg, db, report)
-    settings = {"format": "openevolve", "evaluator": EVALUATOR,
+    settings = {"format": "openevolve", "evaluator": EVALUATOR, "shims": SHIM_DIR,
                 "cascade": bool(ev.get("cascade_evaluation", True)),
-                "thresholds": list(ev.get("cascade_thresholds", DEFAULT_THRESHOLDS)),
+                "thresholds": [float(t) for t in ev.get("cascade_thresholds",
+                                                        DEFAULT_THRESHOLDS)],
+                "artifacts": bool(ev.get("enable_artifacts", True)
+                                  and prompt.get("include_artifacts", True)),
+                "artifact_chars": int(prompt.get("max_artifact_bytes", DEFAULT_ARTIFACT_BYTES)),
                 "measure_metrics": metric_axes}
-    adapter = write_adapter(settings, {})
-    helpers = helper_files(folder, {INITIAL, EVALUATOR})
+    adapter = write_adapter(settings, shim_files())
     problem: dict[str, Any] = {
-        "name": "program", "initial": str((folder / INITIAL).resolve()),
-        "evaluator": str(adapter), "files": [str(evaluator.resolve()), *map(str, helpers)],
+        "name": "program", "initial": str(initial.resolve()), "evaluator": str(adapter),
+        "files": [str(adapter.parent / SHIM_DIR),
+                  *map(str, carried_entries(folder, OUTPUT_DIRS, report))],
         "measures": measures,
     }
-    prompt = cfg.get("prompt") or {}
-    if prompt.get("system_message"):
-        problem["task"] = str(prompt["system_message"])
+    task = prompt.get("system_message") or (cfg.get("llm") or {}).get("system_message")
+    if task:
+        problem["task"] = str(task)
     data: dict[str, Any] = {"description": f"OpenEvolve problem {folder.name}",
                             "problem": problem, "archive": {"name": "grid", "cells": cells}}
-    llm = _llm(cfg, report)
-    if db.get("num_islands", 1) and int(db.get("num_islands", 1)) > 1:
-        llm["selector"] = {"name": "islands", "islands": int(db["num_islands"])}
-        if "migration_interval" in db:
-            llm["selector"]["migration_interval"] = int(db["migration_interval"])
+    data["llm"] = _llm(cfg, report)
     if "parallel_evaluations" in ev:
-        llm["evaluations_in_flight"] = int(ev["parallel_evaluations"])
-    data["llm"] = llm
-    if "timeout" in ev:
-        data["sandbox"] = {"timeout_s": float(ev["timeout"])}
+        data["llm"]["evaluations_in_flight"] = int(ev["parallel_evaluations"])
+    sandbox = _sandbox(ev, _stages(evaluator) if settings["cascade"] else 1, report)
+    if sandbox:
+        data["sandbox"] = sandbox
     run: dict[str, Any] = {}
     if "max_iterations" in cfg:
         run["budget"] = int(cfg["max_iterations"])
@@ -92,8 +118,38 @@ def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
         run["seed"] = int(cfg["random_seed"])
     if run:
         data["run"] = run
-    report.missing_packages = missing_imports([evaluator, *helpers], local_modules(folder))
     return data, report
+
+
+def _check_imports(evaluator: Path, folder: Path, report: FormatReport) -> None:
+    """Refuse module-level imports of OpenEvolve parts qd does not provide; note the rest."""
+    modules = [evaluator, *sorted(p for p in folder.glob("*.py") if p != evaluator)]
+    peer = check_peer_imports(modules)
+    if peer.refused:
+        raise SpecError(peer.refused[0])
+    report.notes += peer.notes
+    report.missing_packages = missing_imports(modules, local_modules(folder))
+
+
+def _stages(evaluator: Path) -> int:
+    """How many cascade stages (evaluate_stage1..3) the evaluator defines, at least 1."""
+    text = evaluator.read_text(encoding="utf-8")
+    found = sum(f"def evaluate_stage{i}(" in text for i in (1, 2, 3))
+    return max(found, 1)
+
+
+def _sandbox(ev: dict[str, Any], stages: int, report: FormatReport) -> dict[str, Any]:
+    """`[sandbox]` from evaluator.timeout (per stage in OpenEvolve) and memory_limit_mb."""
+    sandbox: dict[str, Any] = {}
+    if "timeout" in ev:
+        sandbox["timeout_s"] = float(ev["timeout"]) * stages
+        if stages > 1:
+            report.notes.append(f"evaluator.timeout {ev['timeout']} s is per cascade stage in "
+                                f"OpenEvolve: qd's sandbox allows {stages} x {ev['timeout']} s "
+                                f"for the whole evaluation")
+    if ev.get("memory_limit_mb"):
+        sandbox["memory_mb"] = int(ev["memory_limit_mb"])
+    return sandbox
 
 
 def _measures(cfg: dict[str, Any], db: dict[str, Any],
@@ -151,6 +207,11 @@ def _llm(cfg: dict[str, Any], report: FormatReport) -> dict[str, Any]:
     if cfg.get("diff_based_evolution", True) and cfg.get("allow_full_rewrites"):
         ops.append("rewrite")
     llm["operators"] = ops
+    db = cfg.get("database") or {}
+    if int(db.get("num_islands", 1) or 1) > 1:
+        llm["selector"] = {"name": "islands", "islands": int(db["num_islands"])}
+        if "migration_interval" in db:
+            llm["selector"]["migration_interval"] = int(db["migration_interval"])
     return llm
 
 

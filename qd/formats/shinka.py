@@ -5,16 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from qd.errors import SpecError
 from qd.formats.common import (
     FormatReport,
-    helper_files,
+    carried_entries,
     local_modules,
     missing_imports,
     read_yaml,
     require_evaluate,
+    require_python,
     unmapped_keys,
     write_adapter,
 )
+from qd.formats.peers import SHIM_DIR, check_peer_imports, shim_files
 
 INITIAL = "initial.py"
 EVALUATOR = "evaluate.py"
@@ -23,11 +26,19 @@ COPY_NAME = "shinka_evaluate.py"
 SECTIONS = ("evo_config", "db_config", "job_config")
 PATCH_OPERATORS = {"diff": "diff", "full": "rewrite", "cross": "crossover"}
 MAPPED = {
+    "max_evaluation_jobs", "max_proposal_jobs",
     "evo_config.num_generations", "evo_config.llm_models", "evo_config.patch_types",
     "evo_config.max_parallel_jobs", "evo_config.task_sys_msg", "evo_config.init_program_path",
     "evo_config.llm_kwargs.temperatures", "evo_config.llm_kwargs.max_tokens",
-    "db_config.num_islands", "db_config.migration_interval", "job_config.eval_program_path",
+    "evo_config.language", "evo_config.use_text_feedback", "evo_config.max_api_costs",
+    "evo_config.results_dir", "db_config.num_islands", "db_config.migration_interval",
+    "db_config.parent_selection_strategy", "db_config.parent_selection_lambda",
+    "db_config.exploitation_alpha", "job_config.eval_program_path", "job_config.time",
+    "job_config.extra_cmd_args",
 }
+#: Shinka's parent selection strategies with a qd selector (name, option, Shinka's key).
+SELECTORS = {"weighted": ("shinka_weighted", "sharpness", "parent_selection_lambda"),
+             "power_law": ("power_law", "alpha", "exploitation_alpha")}
 
 
 def is_shinka_evaluator(path: Path) -> bool:
@@ -55,33 +66,96 @@ def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
     cfg_path = config_file(folder)
     raw = read_yaml(cfg_path) if cfg_path else {}
     cfg = {s: dict(raw.get(s) or {}) for s in SECTIONS}
+    evo, db, job = cfg["evo_config"], cfg["db_config"], cfg["job_config"]
+    evaluator = folder / str(job.get("eval_program_path", EVALUATOR))
+    require_evaluate(evaluator, "shinka")
+    initial = _initial(folder, evo)
+    require_python(folder, "ShinkaEvolve", initial, evo.get("language"))
     report = FormatReport("shinka", str(folder), str(cfg_path) if cfg_path else None)
     report.unmapped = unmapped_keys(raw, MAPPED)
-    evo, db = cfg["evo_config"], cfg["db_config"]
-    evaluator = folder / str(cfg["job_config"].get("eval_program_path", EVALUATOR))
-    require_evaluate(evaluator, "shinka")
-    initial = folder / str(evo.get("init_program_path", INITIAL))
-    settings = {"format": "shinka", "evaluator": COPY_NAME, "measure_metrics": []}
-    adapter = write_adapter(settings, {COPY_NAME: evaluator.read_bytes()})
-    helpers = helper_files(folder, {initial.name, evaluator.name})
+    _check_imports(evaluator, folder, report)
+    settings = {"format": "shinka", "evaluator": COPY_NAME, "shims": SHIM_DIR,
+                "text_feedback": bool(evo.get("use_text_feedback", False)),
+                "extra_args": _extra_args(job.get("extra_cmd_args")), "measure_metrics": []}
+    if not settings["text_feedback"]:
+        report.notes.append("evo_config.use_text_feedback is off (ShinkaEvolve's default): "
+                            "text_feedback is not shown to the model")
+    adapter = write_adapter(settings, {**shim_files(), COPY_NAME: evaluator.read_bytes()})
     problem: dict[str, Any] = {
         "name": "program", "initial": str(initial.resolve()), "evaluator": str(adapter),
-        "files": [str(adapter.parent / COPY_NAME), *map(str, helpers)],
+        "files": [str(adapter.parent / SHIM_DIR), str(adapter.parent / COPY_NAME),
+                  *map(str, carried_entries(folder, _left_behind(folder, evo, evaluator),
+                                            report))],
     }
     if evo.get("task_sys_msg"):
         problem["task"] = str(evo["task_sys_msg"])
     data: dict[str, Any] = {"description": f"ShinkaEvolve problem {folder.name}",
-                            "problem": problem, "llm": _llm(evo, db, report)}
+                            "problem": problem, "llm": _llm(raw, evo, db, report)}
+    run: dict[str, Any] = {}
     if "num_generations" in evo:
-        data["run"] = {"budget": int(evo["num_generations"])}
+        run["budget"] = int(evo["num_generations"])
+    if evo.get("max_api_costs"):
+        run["max_cost_usd"] = float(evo["max_api_costs"])
+    if run:
+        data["run"] = run
+    if job.get("time"):
+        data["sandbox"] = {"timeout_s": float(_seconds(str(job["time"])))}
     report.notes.append("ShinkaEvolve keeps islands of programs, not a grid: the archive "
                         "axes are qd's defaults (code_length, complexity)")
-    report.missing_packages = missing_imports([evaluator, *helpers], local_modules(folder))
+    if not cfg_path and (folder / "run_evo.py").is_file():
+        report.notes.append("run_evo.py sets ShinkaEvolve's options in Python, which qd does "
+                            "not read: qd's defaults apply (override them with --set)")
     return data, report
 
 
-def _llm(evo: dict[str, Any], db: dict[str, Any], report: FormatReport) -> dict[str, Any]:
-    """`[llm]` from Shinka's llm_models, patch types and islands."""
+def _initial(folder: Path, evo: dict[str, Any]) -> Path:
+    """The initial program: evo_config.init_program_path, else initial.py, else initial.*."""
+    named = folder / str(evo.get("init_program_path", INITIAL))
+    if named.is_file() or "init_program_path" in evo:
+        return named
+    others = sorted(p for p in folder.glob("initial.*") if p.is_file())
+    return others[0] if others else named
+
+
+def _left_behind(folder: Path, evo: dict[str, Any], evaluator: Path) -> dict[str, str]:
+    """Entries of the folder that do not travel: the evaluator (copied) and Shinka's outputs."""
+    skip = {evaluator.name: f"travels as {COPY_NAME} beside qd's adapter"}
+    outputs = [Path(str(evo["results_dir"])).parts[0]] if evo.get("results_dir") else []
+    outputs += [p.name for p in folder.iterdir()
+                if p.is_dir() and (p.name == "results" or p.name.startswith("results_"))]
+    return {**skip, **{name: "ShinkaEvolve's results folder" for name in outputs}}
+
+
+def _check_imports(evaluator: Path, folder: Path, report: FormatReport) -> None:
+    """Refuse module-level imports of ShinkaEvolve parts qd does not provide; note the rest."""
+    modules = [evaluator, *sorted(p for p in folder.glob("*.py") if p != evaluator)]
+    peer = check_peer_imports(modules)
+    if peer.refused:
+        raise SpecError(peer.refused[0])
+    report.notes += peer.notes
+    report.missing_packages = missing_imports(modules, local_modules(folder))
+
+
+def _extra_args(extra: Any) -> list[str]:
+    """job_config.extra_cmd_args as ShinkaEvolve passes them: --key value for each entry."""
+    out: list[str] = []
+    for key, value in (extra or {}).items():
+        out += [f"--{key}", str(value)]
+    return out
+
+
+def _seconds(text: str) -> int:
+    """ShinkaEvolve's job time "hh:mm:ss" in seconds."""
+    try:
+        hours, minutes, seconds = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise SpecError(f"job_config.time {text!r}: expected hh:mm:ss, e.g. 00:05:00") from None
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _llm(raw: dict[str, Any], evo: dict[str, Any], db: dict[str, Any],
+         report: FormatReport) -> dict[str, Any]:
+    """`[llm]` from Shinka's llm_models, patch types, parent selection and job counts."""
     llm: dict[str, Any] = {}
     kwargs = evo.get("llm_kwargs") or {}
     temps = kwargs.get("temperatures")
@@ -109,10 +183,30 @@ def _llm(evo: dict[str, Any], db: dict[str, Any], report: FormatReport) -> dict[
     if "patch_type_probs" in evo:
         report.notes.append("evo_config.patch_type_probs is not used: qd's bandit learns "
                             "which operator pays")
+    selector = _selector(db, report)
     if int(db.get("num_islands", 1) or 1) > 1:
-        llm["selector"] = {"name": "islands", "islands": int(db["num_islands"])}
+        selector = {"name": "islands", "islands": int(db["num_islands"]), "within": selector}
         if "migration_interval" in db:
-            llm["selector"]["migration_interval"] = int(db["migration_interval"])
-    if evo.get("max_parallel_jobs"):
-        llm["evaluations_in_flight"] = int(evo["max_parallel_jobs"])
+            selector["migration_interval"] = int(db["migration_interval"])
+    if selector["name"] != "uniform":
+        llm["selector"] = selector
+    jobs = raw.get("max_evaluation_jobs") or evo.get("max_parallel_jobs")
+    if jobs:
+        llm["evaluations_in_flight"] = int(jobs)
+    if raw.get("max_proposal_jobs"):
+        llm["proposals_in_flight"] = int(raw["max_proposal_jobs"])
     return llm
+
+
+def _selector(db: dict[str, Any], report: FormatReport) -> dict[str, Any]:
+    """The qd selector for db_config.parent_selection_strategy (Shinka default: weighted)."""
+    strategy = str(db.get("parent_selection_strategy", "weighted"))
+    if strategy not in SELECTORS:
+        report.notes.append(f"db_config.parent_selection_strategy {strategy!r} has no qd "
+                            f"selector: qd picks parents uniformly among the elites")
+        return {"name": "uniform"}
+    name, option, key = SELECTORS[strategy]
+    selector: dict[str, Any] = {"name": name}
+    if key in db:
+        selector[option] = float(db[key])
+    return selector

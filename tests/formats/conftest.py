@@ -11,6 +11,8 @@ from tests.fixtures.scripted_llm import scripted_llm_server  # noqa: F401  (fixt
 FOREIGN = Path(__file__).resolve().parent.parent / "fixtures" / "foreign"
 OPENEVOLVE_TOY = FOREIGN / "openevolve_toy"
 SHINKA_TOY = FOREIGN / "shinka_toy"
+OPENEVOLVE_FULL = FOREIGN / "openevolve_full"  # the features OpenEvolve's examples use
+SHINKA_FULL = FOREIGN / "shinka_full"  # the features ShinkaEvolve's examples use
 
 
 @pytest.fixture(autouse=True)

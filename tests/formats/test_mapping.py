@@ -32,7 +32,7 @@ def test_openevolve_config_is_mapped_and_the_rest_reported(adapter_dir):
     assert problem["measures"][1]["name"] == "balance"
     assert data["archive"]["cells"] == [4, 5]
     assert data["run"] == {"budget": 7, "seed": 3}
-    assert data["sandbox"] == {"timeout_s": 20.0}
+    assert data["sandbox"] == {"timeout_s": 40.0}  # 20 s per cascade stage, two stages
     assert data["llm"]["operators"] == ["diff"]
     assert data["llm"]["selector"] == {"name": "islands", "islands": 2, "migration_interval": 20}
     first, big = data["llm"]["models"]
@@ -56,7 +56,7 @@ def test_shinka_config_is_mapped_and_the_rest_reported():
     assert data["run"] == {"budget": 6}
     assert data["problem"]["task"].startswith("Make solve()")
     assert set(report.unmapped) == {
-        "evo_config.language", "evo_config.patch_type_probs", "evo_config.meta_rec_interval",
+        "evo_config.patch_type_probs", "evo_config.meta_rec_interval",
         "evo_config.embedding_model", "db_config.archive_size", "db_config.elite_selection_ratio"}
 
 
