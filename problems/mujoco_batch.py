@@ -1,23 +1,22 @@
-"""B MuJoCo simulations stepped together: the physics under `problems.mujoco_tasks`.
+"""B MuJoCo simulations stepped together on MuJoCo's native thread pool (the CPU physics).
 
-Each environment has its own `mujoco.MjData`; a control step sets every live environment's
-`ctrl`, advances it `frame_skip` physics steps with one `mujoco.mj_step(model, data, nstep)`
-call (exactly what gymnasium's `MujocoEnv.do_simulation` does, so the states equal gymnasium's
-bit for bit), then runs `mujoco.mj_forward` so that everything read afterwards (contacts, body
-positions, the sensors below) belongs to the new state. `mj_forward` changes neither the state
-nor the solver warm start, so the trajectory is the same as without it.
+`MujocoBatch` keeps the B environments of an evaluation in one `mujoco.batch.Batch`
+(MuJoCo >= 4): each environment is a row of `mjSTATE_INTEGRATION` state (qpos, qvel, act,
+warm start, controls, ...), and one C call steps every live row `frame_skip` times with
+`mj_step` and then runs the forward stages at the new state (`mjSTAGE_ACC`, i.e. `mj_forward`),
+on `threads` threads, releasing the GIL. That is exactly what gymnasium's
+`MujocoEnv.do_simulation` does per environment (`mj_step(model, data, nstep=frame_skip)`),
+followed by an `mj_forward` so that everything read afterwards (contacts, body positions, the
+sensors below) belongs to the new state; `mj_forward` changes neither the state nor the
+solver's warm start, so the trajectory is the same as without it. MuJoCo guarantees the batch
+bit-identical to a loop over one `MjData` per environment at any thread count
+(`tests/problems/test_mujoco_tasks.py` checks it against gymnasium's environments), so the
+scores depend neither on `threads` nor on which other solutions share the batch.
 
-`threads > 1` splits the live environments into contiguous chunks stepped on a thread pool
-(MuJoCo releases the GIL inside `mj_step`). Every environment only ever touches its own
-`MjData`, so the result does not depend on the thread count or the batch composition.
-
-Why not `mujoco.rollout`: it restarts every call from a FULLPHYSICS state with a zero
-`qacc_warmstart` (the warm start is not part of the state it returns), so calling it once per
-control step changes the solver's starting point at every step and the trajectory drifts from
-continuous stepping (gymnasium's) in the last bits; it also returns sensors of the state
-*before* each physics step, so the contacts of the new state need a second call. On the
-2-core machine it was measured against (`benchmarks/robots.py`) it was no faster than this
-loop; the numbers are in the module docstring of `problems.mujoco_tasks`.
+Why not `mujoco.rollout`: it restarts every call from a FULLPHYSICS state, which does not hold
+the solver's warm start, so calling it once per control step (a closed-loop policy must see
+each new state) changes the solver's starting point at every step and drifts from continuous
+stepping in the last bits. The batch's state rows hold the warm start.
 
 Sensors added to the gymnasium model (`load_model`): per foot a `contact` sensor (the subtree
 of the foot body against the floor geom, `data="found"`), and a `subtreecom` sensor of the root
@@ -31,15 +30,21 @@ equivalent of "touching" is an active contact, i.e. distance < margin - gap, whi
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from concurrent.futures import ThreadPoolExecutor
+import os
+import warnings
 from pathlib import Path
+from typing import ClassVar
 
 import mujoco
 import numpy as np
+import torch
+from mujoco import batch as mj_batch
 
-#: Fields of `MjData` that `MujocoBatch.gather` can copy out, with their per-environment shape.
+#: Fields a physics backend's `read` can return, with their per-environment shape.
 FIELDS = ("qpos", "qvel", "sensordata", "cinert", "cvel", "qfrc_actuator")
+_ACC = int(mujoco.mjtStage.mjSTAGE_ACC)
 
 
 def assets_dir() -> Path:
@@ -80,98 +85,96 @@ def load_model(xml: str, feet: tuple[str, ...], root: str, floor: str = "floor")
         )
     spec.add_sensor(name="com", type=mujoco.mjtSensor.mjSENS_SUBTREECOM,
                     objtype=mujoco.mjtObj.mjOBJ_BODY, objname=root)
-    model = spec.compile()
+    with warnings.catch_warnings():  # gymnasium's half_cheetah.xml; nothing a user can change
+        warnings.filterwarnings("ignore", message="compiler attribute 'settotalmass'")
+        model = spec.compile()
     if model.geom_gap.any():
         raise ValueError(f"{xml}: geoms with a contact gap; foot contacts assume gap = 0")
     return model
 
 
-def foot_contacts(sensordata: np.ndarray, n_feet: int) -> np.ndarray:
+def foot_contacts(sensordata: torch.Tensor, n_feet: int) -> torch.Tensor:
     """Whether each foot touches the ground: (B, n_feet) bool from (B, nsensordata)."""
     return sensordata[:, :n_feet] > 0
 
 
-def centre_of_mass(sensordata: np.ndarray, n_feet: int) -> np.ndarray:
+def centre_of_mass(sensordata: torch.Tensor, n_feet: int) -> torch.Tensor:
     """The robot's centre of mass: (B, 3) from (B, nsensordata)."""
     return sensordata[:, n_feet : n_feet + 3]
 
 
-class MujocoBatch:
-    """B simulations of one model, stepped `frame_skip` physics steps per control step.
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
-    The `MjData` of each environment is kept between episodes (allocating one costs about as
-    much as a control step); `reset` restores every one of them completely.
+
+class MujocoBatch:
+    """B simulations of one model on the CPU, stepped `frame_skip` physics steps per control step.
+
+    The batch grows to the largest B asked for and is kept between episodes (making one costs
+    more than a control step); `reset` restores every row it uses completely.
 
     Args:
         model: The compiled model (shared, read-only).
         frame_skip: Physics steps per control step.
-        threads: Threads stepping the environments (1: the calling thread only).
+        threads: Threads stepping the environments (0: every CPU this process may use).
     """
 
-    def __init__(self, model: mujoco.MjModel, frame_skip: int, threads: int = 1) -> None:
+    name: ClassVar[str] = "mujoco"
+    device = torch.device("cpu")
+    dtype = torch.float64
+
+    def __init__(self, model: mujoco.MjModel, frame_skip: int, threads: int = 0) -> None:
         self.model = model
         self.frame_skip = frame_skip
-        self.threads = max(1, threads)
-        self._all: list[mujoco.MjData] = []
-        self.datas: list[mujoco.MjData] = []
-        self._pool: ThreadPoolExecutor | None = None
+        self.threads = threads if threads > 0 else available_cpus()
+        self.batch_size = 0
+        self._batch: mj_batch.Batch | None = None
+        self._views: dict[str, np.ndarray] = {}
 
-    @property
-    def batch_size(self) -> int:
-        """Number B of environments of the current episode."""
-        return len(self.datas)
+    def scope(self) -> contextlib.AbstractContextManager[None]:
+        """Context of an episode's calls (nothing to set up on the CPU)."""
+        return contextlib.nullcontext()
 
     def reset(self, batch: int, qpos: np.ndarray, qvel: np.ndarray) -> None:
         """Start `batch` environments in state (qpos (nq,), qvel (nv,)) at time 0, forward.
 
-        `mj_resetData` clears everything a previous episode left (time, controls, warm start).
+        The reset clears everything a previous episode left (time, controls, warm start).
         """
-        m = self.model
-        while len(self._all) < batch:
-            self._all.append(mujoco.MjData(m))
-        self.datas = self._all[:batch]
-        for d in self.datas:
-            mujoco.mj_resetData(m, d)
-            d.qpos[:] = qpos
-            d.qvel[:] = qvel
-            mujoco.mj_forward(m, d)
+        if self._batch is None or self._batch.nsim < batch:
+            self._batch = mj_batch.Batch(self.model, batch, nthread=self.threads)
+            self._views = {name: self._batch.bind(name) for name in (*FIELDS, "ctrl")}
+        self.batch_size = batch
+        ids = np.arange(batch, dtype=np.int32)
+        self._batch.reset(ids, stage=int(mujoco.mjtStage.mjSTAGE_NONE))
+        self._views["qpos"][:batch] = qpos
+        self._views["qvel"][:batch] = qvel
+        self._batch.forward(ids, stage=_ACC)
 
-    def step(self, ctrl: np.ndarray, live: np.ndarray) -> None:
+    def step(self, ctrl: torch.Tensor, live: torch.Tensor) -> None:
         """One control step of the live environments.
 
         Args:
             ctrl: (B, nu) controls; rows of environments that are not live are ignored.
             live: (B,) bool, which environments to step.
         """
-        index = np.flatnonzero(live)
-        if self.threads == 1 or len(index) < 2 * self.threads:
-            self._step_some(ctrl, index)
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="mujoco")
-        chunks = np.array_split(index, self.threads)
-        for future in [self._pool.submit(self._step_some, ctrl, c) for c in chunks]:
-            future.result()
+        assert self._batch is not None, "reset() first"
+        ids = np.flatnonzero(live.numpy()).astype(np.int32)
+        self._views["ctrl"][: self.batch_size] = ctrl.numpy()
+        self._batch.step(ids, nstep=self.frame_skip, stage=_ACC)
 
-    def _step_some(self, ctrl: np.ndarray, index: np.ndarray) -> None:
-        m, nstep, datas = self.model, self.frame_skip, self.datas
-        for i in index.tolist():
-            d = datas[i]
-            d.ctrl[:] = ctrl[i]
-            mujoco.mj_step(m, d, nstep=nstep)
-            mujoco.mj_forward(m, d)
-
-    def gather(self, field: str) -> np.ndarray:
+    def read(self, field: str) -> torch.Tensor:
         """Copy one `MjData` field of every environment: shape (B, *field shape)."""
         if field not in FIELDS:
             raise ValueError(f"unknown field {field!r}; choose one of {FIELDS}")
-        return np.stack([getattr(d, field) for d in self.datas])
+        return torch.from_numpy(self._views[field][: self.batch_size].copy())
 
     def close(self) -> None:
-        """Stop the thread pool (a later `step` starts a new one)."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        """Free the simulations (a later `reset` makes new ones)."""
+        self._batch, self._views, self.batch_size = None, {}, 0
 
     def __getstate__(self) -> dict:
         return {"model": self.model, "frame_skip": self.frame_skip, "threads": self.threads}
