@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 import qd
+from qd.cli.main import run as cli
 from qd.store import RunStore
 from tests.formats.conftest import OPENEVOLVE_FULL, SHINKA_FULL, snapshot
 from tests.program.conftest import Reply, improving_diff, prompt_text, toy_overrides
@@ -104,3 +105,12 @@ def test_shinka_validate_fn_failure_is_invalid_with_its_message(scripted_llm_ser
     assert child.status == "invalid"
     assert "Validation failed: run 0: need three numbers in [0, 10]" in child.reason
     assert child.metrics["num_invalid_runs"] == 3
+
+
+@pytest.mark.parametrize(("source", "score"), [(OPENEVOLVE_FULL, 0.25), (SHINKA_FULL, 3.0)])
+def test_converted_example_layouts_score_the_same(llm, tmp_path, source, score):
+    out = tmp_path / "converted"
+    assert cli(["convert", str(source), "--to", "qd", str(out)]) == 0
+    assert (out / "data").is_dir() and (out / "_qd_shims" / "shinka" / "core").is_dir()
+    result = qd.evolve(out, write=False, overrides=toy_overrides(llm, **{"run.budget": "1"}))
+    assert result.archive.stats().best == pytest.approx(score)

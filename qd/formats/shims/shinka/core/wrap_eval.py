@@ -90,7 +90,7 @@ def run_shinka_eval(
     if early_stop_method not in (None, "none"):
         raise ValueError(f"early_stop_method={early_stop_method!r}: early stopping is not "
                          f"provided by qd's stand-in for shinka.core.run_shinka_eval; leave "
-                         f"it unset (every one of num_runs runs)")
+                         f"it unset, and qd runs all num_runs runs")
     results: list[Any] = []
     try:
         metrics, correct, error = _run(program_path, experiment_fn_name, num_runs,
