@@ -36,11 +36,18 @@ def numeric_metrics(values: dict[str, Any]) -> dict[str, float]:
     return {str(k): float(v) for k, v in values.items() if is_number(v)}
 
 
-def fitness(metrics: dict[str, Any]) -> float | None:
-    """OpenEvolve's score: `combined_score`, else the mean of the numbers but `error`."""
+def fitness(metrics: dict[str, Any], exclude: tuple[str, ...] = ()) -> float | None:
+    """OpenEvolve's score: `combined_score`, else the mean of the numbers but `error`.
+
+    Args:
+        metrics: The metrics so far.
+        exclude: Names left out of the mean (the feature dimensions, for the final score),
+            unless nothing else is left.
+    """
     numbers = numeric_metrics({k: v for k, v in metrics.items() if k != "error"})
     if "combined_score" in numbers:
         return numbers["combined_score"]
+    numbers = {k: v for k, v in numbers.items() if k not in exclude} or numbers
     return sum(numbers.values()) / len(numbers) if numbers else None
 
 
@@ -130,7 +137,8 @@ def run_openevolve(candidate: str) -> tuple[dict[str, Any], float | None, list[s
     kept = numeric_metrics(metrics)
     if is_error(error):
         kept["error"] = str(error)
-    return kept, fitness(kept), notes + artifact_text(artifacts)
+    dims = tuple(SETTINGS.get("feature_dimensions", ()))
+    return kept, fitness(kept, dims), notes + artifact_text(artifacts)
 
 
 def shinka_metrics(data: dict[str, Any]) -> dict[str, Any]:

@@ -229,3 +229,37 @@ def require_python(folder: Path, kind: str, initial: Path, language: Any) -> Non
     raise SpecError(f"{folder}: the evolved program {initial.name} is not Python ({what}); "
                     f"qd runs {kind} folders with Python programs only, so this folder cannot "
                     f"run as it is")
+
+
+def reachable_modules(evaluator: Path, folder: Path) -> list[Path]:
+    """The evaluator and the folder's modules it imports, directly or through each other.
+
+    Other scripts of the folder (a peer's `run_evo.py` launcher) are not evaluated code, so
+    their imports do not matter.
+    """
+    found, queue = [evaluator], [evaluator]
+    while queue:
+        try:
+            tree = ast.parse(queue.pop().read_text(encoding="utf-8"))
+        except (SyntaxError, OSError, UnicodeDecodeError):
+            continue
+        for name in _absolute_imports(tree):
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):
+                base = folder.joinpath(*parts[:i])
+                for path in (base.with_suffix(".py"), base / "__init__.py"):
+                    if path.is_file() and path not in found:
+                        found.append(path)
+                        queue.append(path)
+    return found
+
+
+def _absolute_imports(tree: ast.AST) -> list[str]:
+    """Dotted names a module imports (with `from a import b`, both a and a.b)."""
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    return names

@@ -12,6 +12,7 @@ from qd.formats.common import (
     carried_entries,
     local_modules,
     missing_imports,
+    reachable_modules,
     read_yaml,
     require_evaluate,
     require_python,
@@ -29,6 +30,8 @@ DEFAULT_BINS = 10
 DEFAULT_THRESHOLDS = [0.5, 0.75, 0.9]
 _ENV_REF = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 
+#: qd's longest sandbox timeout (sandbox.timeout_s), one day.
+MAX_TIMEOUT_S = 86_400.0
 #: OpenEvolve's default prompt.max_artifact_bytes.
 DEFAULT_ARTIFACT_BYTES = 20 * 1024
 #: Folders OpenEvolve writes into a problem folder (never copied into the sandbox).
@@ -80,6 +83,10 @@ def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
                    cfg.get("language"))
     report = FormatReport("openevolve", str(folder), str(cfg_path) if cfg_path else None)
     report.unmapped = unmapped_keys(cfg, MAPPED)
+    others = sorted(p.name for p in folder.glob("*.y*ml") if p != cfg_path)
+    if others and not cfg_path:
+        report.notes.append(f"no config.yaml: qd's defaults apply; other YAML files here are "
+                            f"not read ({', '.join(others)}): copy one to config.yaml to use it")
     _check_imports(evaluator, folder, report)
     ev = cfg.get("evaluator") or {}
     db = cfg.get("database") or {}
@@ -92,6 +99,8 @@ def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
                 "artifacts": bool(ev.get("enable_artifacts", True)
                                   and prompt.get("include_artifacts", True)),
                 "artifact_chars": int(prompt.get("max_artifact_bytes", DEFAULT_ARTIFACT_BYTES)),
+                "feature_dimensions": [str(d) for d in db.get("feature_dimensions",
+                                                              DEFAULT_DIMENSIONS)],
                 "measure_metrics": metric_axes}
     adapter = write_adapter(settings, shim_files())
     problem: dict[str, Any] = {
@@ -123,7 +132,7 @@ def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
 
 def _check_imports(evaluator: Path, folder: Path, report: FormatReport) -> None:
     """Refuse module-level imports of OpenEvolve parts qd does not provide; note the rest."""
-    modules = [evaluator, *sorted(p for p in folder.glob("*.py") if p != evaluator)]
+    modules = reachable_modules(evaluator, folder)
     peer = check_peer_imports(modules)
     if peer.refused:
         raise SpecError(peer.refused[0])
@@ -142,7 +151,10 @@ def _sandbox(ev: dict[str, Any], stages: int, report: FormatReport) -> dict[str,
     """`[sandbox]` from evaluator.timeout (per stage in OpenEvolve) and memory_limit_mb."""
     sandbox: dict[str, Any] = {}
     if "timeout" in ev:
-        sandbox["timeout_s"] = float(ev["timeout"]) * stages
+        sandbox["timeout_s"] = min(float(ev["timeout"]) * stages, MAX_TIMEOUT_S)
+        if float(ev["timeout"]) * stages > MAX_TIMEOUT_S:
+            report.notes.append(f"evaluator.timeout {ev['timeout']} s x {stages} stages is "
+                                f"over qd's longest sandbox timeout: {MAX_TIMEOUT_S:g} s")
         if stages > 1:
             report.notes.append(f"evaluator.timeout {ev['timeout']} s is per cascade stage in "
                                 f"OpenEvolve: qd's sandbox allows {stages} x {ev['timeout']} s "

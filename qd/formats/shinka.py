@@ -11,6 +11,7 @@ from qd.formats.common import (
     carried_entries,
     local_modules,
     missing_imports,
+    reachable_modules,
     read_yaml,
     require_evaluate,
     require_python,
@@ -128,7 +129,7 @@ def _left_behind(folder: Path, evo: dict[str, Any], evaluator: Path) -> dict[str
 
 def _check_imports(evaluator: Path, folder: Path, report: FormatReport) -> None:
     """Refuse module-level imports of ShinkaEvolve parts qd does not provide; note the rest."""
-    modules = [evaluator, *sorted(p for p in folder.glob("*.py") if p != evaluator)]
+    modules = reachable_modules(evaluator, folder)
     peer = check_peer_imports(modules)
     if peer.refused:
         raise SpecError(peer.refused[0])

@@ -130,3 +130,24 @@ def test_a_nested_unprovided_import_is_a_note_and_a_clear_failure(tmp_path):
     assert result.status.value == "invalid"
     assert ("cascade stage 1 raised ModuleNotFoundError: openevolve.utils is not available "
             "under qd") in result.reason
+
+
+def test_a_launcher_script_beside_the_evaluator_is_not_evaluated_code(tmp_path):
+    folder = tmp_path / "sk"
+    shutil.copytree(SHINKA_FULL, folder)
+    (folder / "run_evo.py").write_text("from shinka.core import EvolutionConfig, "
+                                       "ShinkaEvolveRunner\n")
+    _, report = load_foreign(folder, "shinka")  # only the evaluator and what it imports count
+    assert not any("not available" in n for n in report.notes)
+
+
+def test_score_without_combined_score_leaves_out_feature_dimensions(tmp_path):
+    folder = tmp_path / "oe"
+    shutil.copytree(OPENEVOLVE_TOY, folder)
+    (folder / "evaluator.py").write_text(
+        "def evaluate(program_path):\n"
+        "    return {'a': 1.0, 'b': 3.0, 'balance': 0.5, 'flag': True}\n")
+    problem = load_spec(folder).spec.problem
+    result = ProgramEvaluator(problem, SandboxLimits(timeout_s=30))(problem.initial.read_text())
+    assert result.status.value == "ok" and result.score == 2.0  # mean of a and b, as OpenEvolve
+    assert result.measures[1] == 0.5 and "flag" not in result.metrics
