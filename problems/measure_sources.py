@@ -9,16 +9,13 @@ projection), and are NaN until then. A new source is one class here plus a test.
 
 from __future__ import annotations
 
-import ast
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from qd.languages import PYTHON, Language
 from qd.registry import Registry
-
-_BRANCHES = (ast.If, ast.For, ast.While, ast.AsyncFor, ast.With, ast.Try, ast.ExceptHandler,
-             ast.BoolOp, ast.IfExp, ast.comprehension, ast.Match)
 
 #: Principal components a `source = "embedding"` measure can use (index 0 to 3).
 EMBEDDING_AXES = 4
@@ -26,13 +23,14 @@ EMBEDDING_AXES = 4
 
 @dataclass(frozen=True)
 class Evaluated:
-    """What a measure is computed from: the program, its evaluation time, and the measures
-    its evaluator returned.
+    """What a measure is computed from: the program, its evaluation time, the measures its
+    evaluator returned, and the program's language.
     """
 
     code: str
     eval_s: float
     evaluator_measures: Sequence[float] = ()
+    language: Language = PYTHON
 
 
 class MeasureSource(Protocol):
@@ -104,19 +102,17 @@ class LineCount(_Computed):
 
 @measure_source_registry.register("complexity")
 class Complexity(_Computed):
-    """McCabe-style cyclomatic complexity: 1 + branch points in the whole module (0 when the
-    code does not parse).
+    """McCabe-style cyclomatic complexity: 1 + branch points in the whole program. Python's
+    come from the syntax tree (0 when the code does not parse); other languages count branch
+    keywords and operators in code (`if`, `for`, `while`, `case`, `&&`, `||`, `?`, ...;
+    `Language.complexity`).
     """
 
     name = "complexity"
 
     def value(self, index: int, sample: Evaluated) -> float:
         """The axis value of an evaluated program."""
-        try:
-            tree = ast.parse(sample.code)
-        except SyntaxError:
-            return 0.0
-        return float(1 + sum(isinstance(node, _BRANCHES) for node in ast.walk(tree)))
+        return sample.language.complexity(sample.code)
 
 
 @measure_source_registry.register("eval_time")

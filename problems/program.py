@@ -5,6 +5,8 @@
 name = "program"
 initial = "initial.py"         # code with # EVOLVE-BLOCK-START / # EVOLVE-BLOCK-END markers
 evaluator = "evaluate.py"      # run as: python evaluate.py CANDIDATE_PATH RESULT_PATH
+language = "python"            # default: from the initial file's extension (initial.c: "c");
+                               # markers are comments of the language (// EVOLVE-BLOCK-START)
 task = "What the program must do; shown to the LLM."
 objective_bounds = [0.0, 3.0]  # (worst, best) score; worst offsets the QD score
 
@@ -31,6 +33,8 @@ from problems.measure_sources import measure_source, measure_source_registry
 from problems.program_files import check_size
 from problems.registry import register_problem
 from qd.components import ComponentConfig, StrictModel, existing_file
+from qd.errors import SpecError
+from qd.languages import Language, detect_language, language_registry
 
 
 class MeasureConfig(StrictModel):
@@ -98,6 +102,9 @@ class ProgramProblemConfig(ComponentConfig):
     name: Literal["program"] = "program"
     initial: Path = Field(description="Initial program with EVOLVE-BLOCK markers.")
     evaluator: Path = Field(description="Evaluator script: python evaluate.py CANDIDATE RESULT.")
+    language: str = Field(description="Language of the program (docs/languages.md): "
+                          + ", ".join(language_registry.names())
+                          + "; default: detected from the initial file's extension.")
     task: str = Field("", description="Task description given to the LLM.")
     files: list[Path] = Field(default_factory=list, description="Extra files or folders for "
                               "the evaluator; a folder travels with everything under it.")
@@ -116,6 +123,30 @@ class ProgramProblemConfig(ComponentConfig):
     )
 
     _initial_exists = field_validator("initial", "evaluator")(existing_file)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _detect_language(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("language") is not None or "initial" not in data:
+            return data
+        try:
+            language = detect_language(str(data["initial"]))
+        except SpecError as err:
+            raise ValueError(str(err).removeprefix("problem.language: ")) from None
+        return {**data, "language": language.name}
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in language_registry:
+            raise ValueError(f"unknown language {value!r}; choose one of: "
+                             f"{', '.join(language_registry.names())}")
+        return value
+
+    @property
+    def program_language(self) -> Language:
+        """The registered `Language` of the program."""
+        return language_registry.get(self.language)
 
     @field_validator("files")
     @classmethod

@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                     "qd.signals", "qd.seeds", "qd.device", "qd.protocols", "qd.events",
                     "qd.policies", "qd.run_lock", "qd.program.types")),
     ("services", ("qd.store", "qd.sandbox", "qd.llm", "qd.bandits", "qd.selection",
-                  "qd.formats", "qd.run_dir", "qd.progress")),
+                  "qd.formats", "qd.run_dir", "qd.progress", "qd.languages")),
     ("components", ("archives", "mutators", "problems")),
     ("evaluation", ("qd.evaluation", "qd.embeddings", "qd.judge", "qd.learned")),
     ("spec", ("qd.program.config", "qd.spec", "qd.spec_loader")),

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qd.errors import QDError
+from qd.languages import PYTHON, Language, language_registry
 
-START_MARKER = "# EVOLVE-BLOCK-START"
-END_MARKER = "# EVOLVE-BLOCK-END"
-_START = re.compile(r"^[ \t]*#[ \t]*EVOLVE-BLOCK-START\b")
-_END = re.compile(r"^[ \t]*#[ \t]*EVOLVE-BLOCK-END\b")
+START_MARKER = PYTHON.start_marker
+END_MARKER = PYTHON.end_marker
+
+
+@functools.lru_cache(maxsize=64)
+def _marker_patterns(tokens: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(START, END) line patterns for marker lines opened by any of the comment `tokens`."""
+    opener = "|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True))
+    return (re.compile(rf"^[ \t]*(?:{opener})[ \t]*EVOLVE-BLOCK-START\b"),
+            re.compile(rf"^[ \t]*(?:{opener})[ \t]*EVOLVE-BLOCK-END\b"))
+
+
+def _patterns(language: Language | None) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Marker patterns of `language`, or of every registered language when None."""
+    if language is not None:
+        return _marker_patterns(language.marker_tokens)
+    tokens = {t for _, lang in language_registry.items() for t in lang.marker_tokens}
+    return _marker_patterns(tuple(sorted(tokens)))
 
 
 class TemplateError(QDError, ValueError):
@@ -20,9 +36,12 @@ class TemplateError(QDError, ValueError):
     exit_code = 2
 
 
-def is_marker(line: str) -> bool:
-    """Tell whether `line` is an EVOLVE-BLOCK start or end marker (indentation allowed)."""
-    return bool(_START.match(line) or _END.match(line))
+def is_marker(line: str, language: Language | None = None) -> bool:
+    """Tell whether `line` is an EVOLVE-BLOCK start or end marker (indentation allowed), in
+    `language`'s comments (None: in the comments of any registered language).
+    """
+    start, end = _patterns(language)
+    return bool(start.match(line) or end.match(line))
 
 
 @dataclass(frozen=True)
@@ -47,8 +66,14 @@ class ProgramTemplate:
     outside_first_lines: tuple[int, ...]
 
     @classmethod
-    def parse(cls, source: str) -> ProgramTemplate:
+    def parse(cls, source: str, language: Language | None = None) -> ProgramTemplate:
         """Split `source` at its EVOLVE-BLOCK markers.
+
+        Args:
+            source: The program.
+            language: Accept only this language's comment markers (`// EVOLVE-BLOCK-START`
+                for C) and name them in errors; None: markers in any registered language's
+                comments, errors naming Python's.
 
         Raises:
             TemplateError: No markers, a START inside a block (nesting), an END without a
@@ -60,22 +85,25 @@ class ProgramTemplate:
         block_first: list[int] = []
         outside_first: list[int] = [1]
         segment_start, open_line = 0, None
+        start_re, end_re = _patterns(language)
+        named = language or PYTHON
+        start_marker, end_marker = named.start_marker, named.end_marker
         for index, line in enumerate(lines):
             number = index + 1
-            if _START.match(line):
+            if start_re.match(line):
                 if open_line is not None:
                     raise TemplateError(
                         f"nested EVOLVE-BLOCK: line {number} starts a block inside the block "
-                        f"opened at line {open_line}; close it with {END_MARKER!r} first"
+                        f"opened at line {open_line}; close it with {end_marker!r} first"
                     )
                 outside.append("".join(lines[segment_start : index + 1]))
                 open_line, segment_start = number, index + 1
                 block_first.append(number + 1)
-            elif _END.match(line):
+            elif end_re.match(line):
                 if open_line is None:
                     raise TemplateError(
-                        f"unbalanced EVOLVE-BLOCK markers: {END_MARKER!r} at line {number} "
-                        f"has no {START_MARKER!r} before it"
+                        f"unbalanced EVOLVE-BLOCK markers: {end_marker!r} at line {number} "
+                        f"has no {start_marker!r} before it"
                     )
                 blocks.append("".join(lines[segment_start:index]))
                 open_line, segment_start = None, index
@@ -83,12 +111,12 @@ class ProgramTemplate:
         if open_line is not None:
             raise TemplateError(
                 f"unbalanced EVOLVE-BLOCK markers: the block opened at line {open_line} is "
-                f"never closed with {END_MARKER!r}"
+                f"never closed with {end_marker!r}"
             )
         if not blocks:
             raise TemplateError(
                 f"no EVOLVE-BLOCK markers: put the evolvable code between a line "
-                f"{START_MARKER!r} and a line {END_MARKER!r}"
+                f"{start_marker!r} and a line {end_marker!r}"
             )
         outside.append("".join(lines[segment_start:]))
         return cls(tuple(outside), tuple(blocks), tuple(block_first), tuple(outside_first))
@@ -150,20 +178,21 @@ def common_indent(text: str) -> str:
     return ""
 
 
-def outside_difference(parent: str, child: str) -> str | None:
+def outside_difference(parent: str, child: str, language: Language | None = None) -> str | None:
     """Why `child` is not `parent` with only its EVOLVE-BLOCKs changed, or None if it is.
 
     Args:
         parent: Source with valid markers.
         child: Source to check.
+        language: The program's language (its markers only), or None for any.
 
     Returns:
         None when the markers and every line outside the blocks are identical; otherwise one
         sentence naming the first difference (with the child's line number).
     """
-    before = ProgramTemplate.parse(parent)
+    before = ProgramTemplate.parse(parent, language)
     try:
-        after = ProgramTemplate.parse(child)
+        after = ProgramTemplate.parse(child, language)
     except TemplateError as err:
         return f"the EVOLVE-BLOCK markers are broken: {err}"
     if len(after.block_texts) != len(before.block_texts):

@@ -1,46 +1,32 @@
-"""Checks every child program passes before it is proposed: compiles, fixed code intact, changed."""
+"""Checks every child program passes before it is proposed: compiles, fixed code intact, changed.
+
+The checks are the program's language's (`qd.languages`): Python is compiled in-process, a
+compiled language's front end runs in the sandbox (`gcc -fsyntax-only`, ...).
+"""
 
 from __future__ import annotations
 
-import ast
-import warnings
-
 from mutators.program.blocks import outside_difference
 from mutators.program.types import Proposal
+from qd.languages import PYTHON, Language
 
 
-def syntax_problem(source: str) -> str | None:
-    """Why `source` does not compile, as one sentence with the line, or None when it does.
-
-    `compile` is used rather than `ast.parse` alone because it also catches errors found by the
-    symbol table (e.g. `return` outside a function, `nonlocal` of an unknown name).
+def syntax_problem(source: str, language: Language = PYTHON) -> str | None:
+    """Why `source` does not compile, as one sentence (with the line or the compiler's first
+    errors), or None when it does.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            compile(source, "<program>", "exec", dont_inherit=True)
-        except SyntaxError as err:
-            text = (err.text or "").rstrip()
-            where = f" at line {err.lineno}" if err.lineno else ""
-            shown = f": {text.strip()!r}" if text.strip() else ""
-            return f"the program does not parse: {err.msg}{where}{shown}"
-        except ValueError as err:  # e.g. source containing NUL bytes
-            return f"the program does not parse: {err}"
-    return None
+    return language.syntax_problem(source)
 
 
-def same_program(a: str, b: str) -> bool:
-    """Tell whether `a` and `b` have the same syntax tree (comments and formatting ignored).
-
-    Sources that do not parse are compared as text.
+def same_program(a: str, b: str, language: Language = PYTHON) -> bool:
+    """Tell whether `a` and `b` are the same program up to comments and formatting (Python:
+    the same syntax tree; sources that do not parse are compared as text).
     """
-    try:
-        return ast.dump(ast.parse(a)) == ast.dump(ast.parse(b))
-    except (SyntaxError, ValueError):
-        return a == b
+    return language.same_program(a, b)
 
 
-def finish(operator: str, parent: str, child: str, note: str) -> Proposal:
+def finish(operator: str, parent: str, child: str, note: str,
+           language: Language = PYTHON) -> Proposal:
     """Validate `child` against `parent` and wrap it as a proposal.
 
     Args:
@@ -48,15 +34,16 @@ def finish(operator: str, parent: str, child: str, note: str) -> Proposal:
         parent: The parent's source.
         child: The candidate source.
         note: What the operator did, used as the reason of an accepted child.
+        language: The program's language (its markers, syntax check and comparison).
 
     Returns:
-        A rejection when the child does not compile or changes code outside the EVOLVE-BLOCKs;
-        otherwise the child, with `changed` False (and a note saying so) when its syntax tree
-        equals the parent's.
+        A rejection when the child does not compile or changes code outside the
+        EVOLVE-BLOCKs; otherwise the child, with `changed` False (and a note saying so) when it
+        equals the parent up to comments and formatting.
     """
-    problem = syntax_problem(child) or outside_difference(parent, child)
+    problem = syntax_problem(child, language) or outside_difference(parent, child, language)
     if problem:
         return Proposal.reject(operator, problem)
-    if same_program(parent, child):
+    if same_program(parent, child, language):
         return Proposal(child, f"{note}; the result is identical to the parent", operator, False)
     return Proposal(child, note, operator, True)

@@ -142,6 +142,9 @@ class InfillOperator(OperatorBase):
 
     Config = InfillConfig
     mode = "completion"
+    languages = frozenset({"python"})
+    language_note = ("it cuts a line of a Python function at an expression of Python's syntax "
+                     "tree; use diff or rewrite with a chat model, or perturb_literals and splice")
 
     @property
     def samples(self) -> int:

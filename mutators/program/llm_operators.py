@@ -68,7 +68,8 @@ class CompletionConfig(OperatorConfig):
 
 def _chat_values(ctx: MutationContext, inspirations: int) -> dict:
     return {"task": ctx.task.strip(), "parent": program_view(ctx.parent),
-            "others": views(ctx.inspirations, inspirations), "last_failure": ctx.last_failure}
+            "others": views(ctx.inspirations, inspirations), "last_failure": ctx.last_failure,
+            "language": ctx.language}
 
 
 @register_operator("diff")
@@ -90,7 +91,7 @@ class DiffOperator(OperatorBase):
             detail = (f"The program lines closest to that SEARCH text are:\n```\n"
                       f"{result.closest}\n```" if result.closest else "")
             return Proposal.reject(self.name, result.reason, detail)
-        return finish(self.name, ctx.parent.code, result.source, result.reason)
+        return finish(self.name, ctx.parent.code, result.source, result.reason, ctx.language)
 
 
 @register_operator("rewrite")
@@ -107,7 +108,7 @@ class RewriteOperator(OperatorBase):
 
     def apply(self, ctx: MutationContext, prompt: Prompt, response_text: str) -> Proposal:
         """Splice the rewritten blocks into the parent."""
-        return splice_rewrite(ctx.parent.code, response_text, self.name)
+        return splice_rewrite(ctx.parent.code, response_text, self.name, ctx.language)
 
 
 @register_operator("crossover")
@@ -128,14 +129,14 @@ class CrossoverOperator(OperatorBase):
         messages = chat_messages("crossover.j2", task=ctx.task.strip(),
                                  parent=program_view(ctx.parent),
                                  other=program_view(ctx.second_parent),
-                                 last_failure=ctx.last_failure)
+                                 last_failure=ctx.last_failure, language=ctx.language)
         state = {"parent": ctx.parent.id, "second_parent": ctx.second_parent.id}
         return Prompt(self.name, "chat", messages=messages, max_tokens=self.config.max_tokens,
                       temperature=self.config.temperature, state=state)
 
     def apply(self, ctx: MutationContext, prompt: Prompt, response_text: str) -> Proposal:
         """Splice the merged blocks into the first parent."""
-        return splice_rewrite(ctx.parent.code, response_text, self.name)
+        return splice_rewrite(ctx.parent.code, response_text, self.name, ctx.language)
 
 
 @register_operator("completion")
@@ -144,6 +145,9 @@ class CompletionOperator(OperatorBase):
 
     Config = CompletionConfig
     mode = "completion"
+    languages = frozenset({"python"})
+    language_note = ("it renames, cuts and re-parses Python functions through Python's syntax "
+                     "tree; use diff or rewrite with a chat model, or perturb_literals and splice")
 
     def build_prompt(self, ctx: MutationContext, rng: np.random.Generator) -> Prompt:
         """Build the completion text; its state holds the version number and the cut point.

@@ -44,10 +44,10 @@ class PerturbLiterals(OperatorBase):
         """Perturb the parent's literals (a fixed rng state gives a fixed child)."""
         cfg = self.config
         child, note = perturb_literals(ctx.parent.code, rng, cfg.max_count, cfg.sigma,
-                                       cfg.include_ints)
+                                       cfg.include_ints, language=ctx.language)
         if child is None:
             return Proposal.reject(self.name, note)
-        return finish(self.name, ctx.parent.code, child, note)
+        return finish(self.name, ctx.parent.code, child, note, ctx.language)
 
 
 @register_operator("splice")
@@ -64,7 +64,7 @@ class Splice(OperatorBase):
         if ctx.second_parent is None:
             return Proposal.reject(self.name, "splice needs a second parent")
         child, note = splice(ctx.parent.code, ctx.second_parent.code, rng, self.config.level,
-                             self.config.attempts)
+                             self.config.attempts, ctx.language)
         if child is None:
             return Proposal.reject(self.name, note)
-        return finish(self.name, ctx.parent.code, child, note)
+        return finish(self.name, ctx.parent.code, child, note, ctx.language)

@@ -17,71 +17,21 @@ import numpy as np
 
 from mutators.program.blocks import ProgramTemplate, common_indent
 from mutators.program.checks import same_program, syntax_problem
+from qd.languages import PYTHON, Language, NumericLiteral, format_literal
 
 
-@dataclass(frozen=True)
-class NumericLiteral:
-    """A numeric literal of the program: its value and where its text stands.
-
-    Attributes:
-        value: The int or float value.
-        line: 1-based line.
-        start: Byte offset of its first character in the line (UTF-8).
-        end: Byte offset just after its last character.
-    """
-
-    value: int | float
-    line: int
-    start: int
-    end: int
-
-
-def _excluded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
-    """Tell whether a literal is an index, slice bound or `axis=` argument (rarely worth it)."""
-    child, parent = node, parents.get(node)
-    while parent is not None:
-        if isinstance(parent, ast.Subscript) and child is parent.slice:
-            return True
-        if isinstance(parent, ast.keyword) and parent.arg in ("axis", "dtype", "ord"):
-            return True
-        if isinstance(parent, ast.stmt):
-            return False
-        child, parent = parent, parents.get(parent)
-    return False
-
-
-def find_literals(source: str, include_ints: bool = True) -> list[NumericLiteral]:
+def find_literals(source: str, include_ints: bool = True,
+                  language: Language = PYTHON) -> list[NumericLiteral]:
     """Find the numeric literals inside the EVOLVE-BLOCKs of `source`, in file order.
 
     Booleans, complex and non-finite numbers, indices, slice bounds and `axis=`/`dtype=`/`ord=`
-    arguments are left out, and so are ints when `include_ints` is False.
+    arguments are left out, and so are ints when `include_ints` is False. Python's come from
+    its syntax tree; other languages' from their lexer (`Language.literals`: never in comments
+    or strings, type suffixes such as `1.5f` kept when rewritten).
     """
-    template = ProgramTemplate.parse(source)
+    template = ProgramTemplate.parse(source, language)
     spans = [template.block_span(i) for i in range(len(template.block_texts))]
-    tree = ast.parse(source)
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    found = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
-            continue
-        if not isinstance(node.value, int | float) or not math.isfinite(node.value):
-            continue
-        if isinstance(node.value, int) and not include_ints:
-            continue
-        if not any(a <= node.lineno <= b for a, b in spans) or _excluded(node, parents):
-            continue
-        found.append(NumericLiteral(node.value, node.lineno, node.col_offset, node.end_col_offset))
-    return sorted(found, key=lambda lit: (lit.line, lit.start))
-
-
-def _format(value: int | float) -> str:
-    if isinstance(value, int):
-        text = str(value)
-    else:
-        text = f"{value:.6g}"
-        if not any(c in text for c in ".en"):
-            text += ".0"
-    return f"({text})" if text.startswith("-") else text
+    return language.literals(source, spans, include_ints)
 
 
 def perturb_value(value: int | float, rng: np.random.Generator, sigma: float) -> int | float:
@@ -105,7 +55,8 @@ def perturb_value(value: int | float, rng: np.random.Generator, sigma: float) ->
 
 
 def perturb_literals(source: str, rng: np.random.Generator, max_count: int = 3,
-                     sigma: float = 0.1, include_ints: bool = False) -> tuple[str | None, str]:
+                     sigma: float = 0.1, include_ints: bool = False,
+                     language: Language = PYTHON) -> tuple[str | None, str]:
     """Change 1 to `max_count` numeric literals inside the EVOLVE-BLOCKs.
 
     Args:
@@ -114,12 +65,13 @@ def perturb_literals(source: str, rng: np.random.Generator, max_count: int = 3,
         max_count: Most literals changed.
         sigma: Relative size of a change.
         include_ints: Whether int literals may change too.
+        language: The program's language (its literals' syntax and its syntax check).
 
     Returns:
         (child, note) with a note listing each change, or (None, reason) when the blocks hold
         no literal that can change.
     """
-    literals = find_literals(source, include_ints)
+    literals = find_literals(source, include_ints, language)
     if not literals:
         return None, "no numeric literal inside the EVOLVE-BLOCKs to perturb"
     count = int(rng.integers(1, min(max_count, len(literals)) + 1))
@@ -128,16 +80,16 @@ def perturb_literals(source: str, rng: np.random.Generator, max_count: int = 3,
     changes = []
     for index in reversed(chosen):
         lit = literals[index]
-        text = _format(lit.value)
+        text = format_literal(lit.value, lit)
         for _ in range(20):
-            new_text = _format(perturb_value(lit.value, rng, sigma))
+            new_text = format_literal(perturb_value(lit.value, rng, sigma), lit)
             if new_text != text:
                 break
         raw = lines[lit.line - 1].encode()
         lines[lit.line - 1] = (raw[: lit.start] + new_text.encode() + raw[lit.end :]).decode()
         changes.append(f"{raw[lit.start : lit.end].decode()} -> {new_text} (line {lit.line})")
     child = "".join(lines)
-    problem = syntax_problem(child)
+    problem = syntax_problem(child, language)
     if problem:
         return None, f"perturbing literals broke the program: {problem}"
     return child, f"perturbed {count} literal{'s' if count > 1 else ''}: " + ", ".join(
@@ -253,25 +205,30 @@ _LEVELS: dict[str, Callable[[list[str], list[str], np.random.Generator], list[st
 
 
 def splice(a: str, b: str, rng: np.random.Generator, level: Level | Literal["auto"] = "auto",
-           attempts: int = 10) -> tuple[str | None, str]:
+           attempts: int = 10, language: Language = PYTHON) -> tuple[str | None, str]:
     """Cross two programs of the same problem over their EVOLVE-BLOCKs.
 
     Levels: "blocks" takes some whole blocks from `b`; "statements" takes some top-level
     functions and assignments (matched by name) from `b`, plus the `b`-only definitions they
-    use; "lines" aligns the blocks line by line and takes some differing hunks from `b`. The
-    child keeps `a`'s code outside the blocks, compiles, and differs from both parents;
-    "auto" tries the levels in random order. Each level gets `attempts` random draws.
+    use (Python only: it needs the syntax tree); "lines" aligns the blocks line by line and
+    takes some differing hunks from `b`. The child keeps `a`'s code outside the blocks,
+    compiles (the language's syntax check), and differs from both parents; "auto" tries the
+    levels the language supports in random order. Each level gets `attempts` random draws.
 
     Returns:
         (child, note) or (None, reason) when no level yields a new compilable program.
     """
-    ta, tb = ProgramTemplate.parse(a), ProgramTemplate.parse(b)
+    ta, tb = ProgramTemplate.parse(a, language), ProgramTemplate.parse(b, language)
     if ta.outside != tb.outside:
         return None, "the parents differ outside their EVOLVE-BLOCKs; splice needs programs " \
                      "of the same problem"
+    if level == "statements" and not language.supports_statements:
+        return None, (f"splice level 'statements' cuts blocks with Python's syntax tree; for "
+                      f"{language.title} use level blocks, lines or auto")
     levels = list(_LEVELS) if level == "auto" else [level]
     if level == "auto":
         levels = [levels[i] for i in rng.permutation(len(levels))]
+        levels = [n for n in levels if n != "statements" or language.supports_statements]
     reasons = []
     for name in levels:
         for _ in range(attempts):
@@ -280,8 +237,8 @@ def splice(a: str, b: str, rng: np.random.Generator, level: Level | Literal["aut
                 reasons.append(f"{name}: {blocks}")
                 break
             child = ta.render(blocks)
-            if syntax_problem(child) is None and not (same_program(child, a)
-                                                      or same_program(child, b)):
+            if not (same_program(child, a, language) or same_program(child, b, language)) \
+                    and syntax_problem(child, language) is None:
                 return child, f"spliced {name} of the second parent into the first"
         else:
             reasons.append(f"{name}: no draw gave a new program that compiles")

@@ -14,6 +14,7 @@ import numpy as np
 
 from mutators.program.types import Mode, MutationContext, Prompt, Proposal
 from qd.components import ComponentConfig
+from qd.languages import Language
 from qd.registry import Registry
 
 operator_registry: Registry[type] = Registry("operator")
@@ -33,12 +34,14 @@ class Operator(Protocol):
         needs_llm: True when a model call sits between `build_prompt` and `apply`.
         mode: "chat" or "completion" for LLM operators, None for local ones.
         parents: How many parents it uses (2: `MutationContext.second_parent` is required).
+        languages: Names of the program languages it works on; None: any language.
     """
 
     name: str
     needs_llm: bool
     mode: Mode | None
     parents: int
+    languages: frozenset[str] | None
 
 
 @runtime_checkable
@@ -74,6 +77,9 @@ class OperatorBase:
     needs_llm: ClassVar[bool] = True
     mode: ClassVar[Mode | None] = "chat"
     parents: ClassVar[int] = 1
+    languages: ClassVar[frozenset[str] | None] = None
+    #: Why the operator is limited to `languages` (shown when it is refused for another one).
+    language_note: ClassVar[str] = ""
 
     def __init__(self, config: OperatorConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -82,6 +88,16 @@ class OperatorBase:
     def name(self) -> str:
         """The registered name (the config's `name`)."""
         return self.config.name
+
+
+def language_refusal(operator: Operator, language: Language) -> str | None:
+    """Why `operator` cannot vary programs in `language`, or None when it can."""
+    allowed = getattr(operator, "languages", None)
+    if allowed is None or language.name in allowed:
+        return None
+    note = getattr(operator, "language_note", "")
+    return (f"operator {operator.name!r} works on {', '.join(sorted(allowed))} programs only, "
+            f"not {language.title}" + (f": {note}" if note else ""))
 
 
 def operator_config(data: OperatorConfig | Mapping[str, Any]) -> OperatorConfig:

@@ -11,6 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from qd.languages import PYTHON, Language
 from qd.program.types import Program
 
 PROMPT_DIR = Path(__file__).resolve().parent.parent / "prompts"
@@ -61,6 +62,12 @@ def program_view(record: Program) -> dict[str, Any]:
     }
 
 
+def language_view(language: Language) -> dict[str, str]:
+    """What templates show of the programs' language: its name, fence tag and marker lines."""
+    return {"name": language.title, "fence": language.fence, "start": language.start_marker,
+            "end": language.end_marker}
+
+
 def render(name: str, **values: Any) -> str:
     """Render template `name` (e.g. "diff.j2") with `values`; blank runs outside code squeezed.
 
@@ -90,12 +97,15 @@ def render_raw(name: str, **values: Any) -> str:
     return environment().get_template(name).render(**values)
 
 
-def chat_messages(template: str, system: str = "system.j2",
+def chat_messages(template: str, system: str = "system.j2", language: Language = PYTHON,
                   **values: Any) -> tuple[Mapping[str, str], ...]:
-    """Render a system message and a user message from templates."""
+    """Render a system message and a user message from templates; both get `lang`, the
+    `language_view` of the programs' language.
+    """
+    lang = language_view(language)
     return (
-        {"role": "system", "content": render(system)},
-        {"role": "user", "content": render(template, **values)},
+        {"role": "system", "content": render(system, lang=lang)},
+        {"role": "user", "content": render(template, lang=lang, **values)},
     )
 
 

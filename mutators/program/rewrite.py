@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from mutators.program.blocks import ProgramTemplate, TemplateError, common_indent, is_marker
 from mutators.program.checks import finish
 from mutators.program.types import Proposal
+from qd.languages import PYTHON, Language
 
 _OPEN = re.compile(r"^[ \t]*(```|~~~)[ \t]*([\w+.-]*)")
-_CODE_LANGS = {"", "python", "py", "python3", "py3"}
 
 
 @dataclass(frozen=True)
@@ -52,18 +52,21 @@ def fences(text: str) -> list[Fence]:
     return found
 
 
-def extract_code(response: str) -> str:
-    """Return the program text of a response: the best Python code fence, or the whole text.
+def extract_code(response: str, language: Language = PYTHON) -> str:
+    """Return the program text of a response: the best code fence in `language`, or the whole
+    text.
 
-    Among fences tagged as Python (or untagged), one holding EVOLVE-BLOCK markers wins, then
-    the longest. Without such fences the stripped response is returned as it is; with only
-    empty ones, the empty string.
+    Among fences tagged as the language (e.g. ```c, ```h for C) or untagged, one holding
+    EVOLVE-BLOCK markers wins, then the longest. Without such fences the stripped response is
+    returned as it is; with only empty ones, the empty string.
     """
-    code_fences = [f for f in fences(response) if f.lang in _CODE_LANGS]
+    tags = {"", *language.fence_tags}
+    code_fences = [f for f in fences(response) if f.lang in tags]
     candidates = [f for f in code_fences if f.code.strip()]
     if not candidates:
         return "" if code_fences else response.strip("\n")
-    marked = [f for f in candidates if any(is_marker(line) for line in f.code.splitlines())]
+    marked = [f for f in candidates
+              if any(is_marker(line, language) for line in f.code.splitlines())]
     return max(marked or candidates, key=lambda f: len(f.code)).code
 
 
@@ -88,18 +91,20 @@ def _indent_to(code: str, indent: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def new_blocks(template: ProgramTemplate, code: str) -> tuple[list[str] | None, str]:
+def new_blocks(template: ProgramTemplate, code: str,
+               language: Language | None = None) -> tuple[list[str] | None, str]:
     """Return the block texts a rewrite gives for `template`, or None and why it cannot.
 
     Args:
         template: The parent's template.
         code: Program text from `extract_code`.
+        language: The program's language (its markers only), None for any.
     """
     if not code.strip():
         return None, "the response contains no code"
-    if any(is_marker(line) for line in code.splitlines()):
+    if any(is_marker(line, language) for line in code.splitlines()):
         try:
-            rewritten = ProgramTemplate.parse(code)
+            rewritten = ProgramTemplate.parse(code, language)
         except TemplateError as err:
             return None, f"the rewrite's EVOLVE-BLOCK markers are broken: {err}"
         count, wanted = len(rewritten.block_texts), len(template.block_texts)
@@ -119,25 +124,28 @@ def new_blocks(template: ProgramTemplate, code: str) -> tuple[list[str] | None, 
     return [_indent_to(block, template.block_indent(i)) for i, block in enumerate(blocks)], ""
 
 
-def splice_rewrite(parent: str, response: str, operator: str = "rewrite") -> Proposal:
+def splice_rewrite(parent: str, response: str, operator: str = "rewrite",
+                   language: Language = PYTHON) -> Proposal:
     """Build the child program a full-rewrite response describes.
 
     Args:
         parent: The parent's source (valid EVOLVE-BLOCK markers).
         response: The model's text.
         operator: Name recorded in the proposal.
+        language: The program's language: the code fences taken, markers and syntax check.
 
     Returns:
         The child, or a rejection saying why (no code, broken markers, wrong block count, does
         not compile).
     """
-    template = ProgramTemplate.parse(parent)
-    code = extract_code(response)
-    blocks, problem = new_blocks(template, code)
+    template = ProgramTemplate.parse(parent, language)
+    code = extract_code(response, language)
+    blocks, problem = new_blocks(template, code, language)
     if blocks is None:
         return Proposal.reject(operator, problem)
     cut = [f for f in fences(response) if not f.closed and f.code == code]
-    proposal = finish(operator, parent, template.render(blocks), "rewrote the EVOLVE-BLOCKs")
+    proposal = finish(operator, parent, template.render(blocks), "rewrote the EVOLVE-BLOCKs",
+                      language)
     if not proposal.ok and cut:
         reason = f"{proposal.reason} (the code fence is not closed: the response was cut off)"
         return Proposal.reject(operator, reason)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from qd.errors import QDError
+from qd.languages import PYTHON, Language
 from qd.program.types import Program
 
 Mode = Literal["chat", "completion"]
@@ -34,6 +35,7 @@ class MutationContext:
         inspirations: A few other good programs shown to the model, e.g. elites of other cells.
         task: Description of the problem, shown at the top of prompts.
         last_failure: Why the previous attempt on this parent was rejected; retry prompts show it.
+        language: The programs' language: markers, prompts, fences and checks follow it.
     """
 
     parent: Program
@@ -41,6 +43,7 @@ class MutationContext:
     inspirations: tuple[Program, ...] = ()
     task: str = ""
     last_failure: str | None = None
+    language: Language = PYTHON
 
 
 @dataclass(frozen=True)

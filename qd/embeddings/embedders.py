@@ -7,9 +7,7 @@ Used by the duplicate filter, embedding measures and the judge's nearest neighbo
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import re
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -18,6 +16,7 @@ import numpy as np
 
 from mutators.program.blocks import ProgramTemplate, TemplateError
 from qd.errors import RegistryError, SpecError
+from qd.languages import PYTHON, Language
 from qd.registry import Registry
 
 
@@ -29,26 +28,17 @@ class Embedder(Protocol):
         ...
 
 
-def normalise_code(code: str) -> str:
-    """Canonical text of a program: AST round trip without docstrings; raw whitespace-collapsed
-    text when it does not parse.
+def normalise_code(code: str, language: Language = PYTHON) -> str:
+    """Canonical text of a program in `language`: for Python the AST round trip without
+    docstrings (raw whitespace-collapsed text when it does not parse); for other languages the
+    text without comments, whitespace runs collapsed.
     """
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return re.sub(r"\s+", " ", re.sub(r"#[^\n]*", "", code)).strip()
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                and isinstance(getattr(body[0], "value", None), ast.Constant)
-                and isinstance(body[0].value.value, str)):
-            body[:1] = [] if len(body) > 1 else [ast.Pass()]
-    return ast.unparse(tree)
+    return language.normalise(code)
 
 
-def code_hash(code: str) -> str:
+def code_hash(code: str, language: Language = PYTHON) -> str:
     """SHA-1 of the normalised code."""
-    return hashlib.sha1(normalise_code(code).encode("utf-8")).hexdigest()
+    return hashlib.sha1(normalise_code(code, language).encode("utf-8")).hexdigest()
 
 
 class NgramEmbedder:
@@ -56,16 +46,18 @@ class NgramEmbedder:
 
     Args:
         dim: Number of hash buckets.
+        language: The programs' language (how comments are recognised).
     """
 
-    def __init__(self, dim: int = 4096) -> None:
+    def __init__(self, dim: int = 4096, language: Language = PYTHON) -> None:
         self.dim = dim
+        self.language = language
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed each text; identical normalised code gives identical vectors."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            norm = normalise_code(text)
+            norm = normalise_code(text, self.language)
             for n in (3, 4, 5):
                 for i in range(max(len(norm) - n + 1, 0)):
                     out[row, zlib.crc32(norm[i : i + n].encode()) % self.dim] += 1.0
@@ -100,23 +92,32 @@ class BlockEmbedder:
         return self.inner.embed([embedded_text(t) for t in texts])
 
 
-#: Code embedders by name; each entry builds a fresh embedder with default settings.
-embedder_registry: Registry[Callable[[], Embedder]] = Registry("embedder")
-embedder_registry.register("ngram")(NgramEmbedder)
+#: Code embedders by name; each entry builds a fresh embedder with default settings for
+#: programs in the given language.
+embedder_registry: Registry[Callable[[Language], Embedder]] = Registry("embedder")
+
+
+@embedder_registry.register("ngram")
+def _ngram(language: Language) -> Embedder:
+    return NgramEmbedder(language=language)
+
+
 #: Embedders cheap enough that storing their vectors would cost more than recomputing them.
 CHEAP_EMBEDDERS = frozenset({"ngram"})
 
 
 @embedder_registry.register("minilm")
-def _minilm() -> Embedder:
+def _minilm(language: Language) -> Embedder:
     from qd.embeddings.minilm import MiniLMEmbedder
 
-    # one program per forward pass: a program's vector never depends on its batch mates
+    # reads code as text, in any language; one program per forward pass: a program's vector
+    # never depends on its batch mates
     return BlockEmbedder(MiniLMEmbedder(batch_size=1))
 
 
-def make_embedder(name: str, field: str = "novelty.embedder") -> Embedder:
-    """The embedder registered as `name`.
+def make_embedder(name: str, field: str = "novelty.embedder",
+                  language: Language = PYTHON) -> Embedder:
+    """The embedder registered as `name`, for programs in `language`.
 
     Raises:
         SpecError: Unknown name (the message names the spec `field` and the valid names).
@@ -125,6 +126,6 @@ def make_embedder(name: str, field: str = "novelty.embedder") -> Embedder:
         factory = embedder_registry.get(name)
     except RegistryError as err:
         raise SpecError(f"{field}: {err}") from None
-    return factory()
+    return factory(language)
 
 

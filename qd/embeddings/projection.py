@@ -28,6 +28,7 @@ import numpy as np
 
 from qd.embeddings.cache import EmbeddingCache
 from qd.embeddings.embedders import BlockEmbedder, Embedder, embedded_text, make_embedder
+from qd.languages import PYTHON, Language
 from qd.program.types import Program, Status
 
 log = logging.getLogger(__name__)
@@ -72,15 +73,17 @@ class EmbeddingProjection:
         settings: `[problem.embedding]` (embedder, refit_every, min_programs).
         embedder: Overrides the embedder named in `settings` (tests).
         cache: Stored vectors of the run (read and, when writable, written), or None.
+        language: The programs' language (how the `ngram` embedder strips comments).
     """
 
     def __init__(self, measures: Sequence[Any], settings: Any,
-                 embedder: Embedder | None = None, cache: EmbeddingCache | None = None) -> None:
+                 embedder: Embedder | None = None, cache: EmbeddingCache | None = None,
+                 language: Language = PYTHON) -> None:
         self.positions = [(j, m.index) for j, m in enumerate(measures) if m.source == "embedding"]
         self.components = max(k for _, k in self.positions) + 1
         self.settings = settings
         self.embedder = embedder or make_embedder(settings.embedder,
-                                                  "problem.embedding.embedder")
+                                                  "problem.embedding.embedder", language)
         self.cache = cache
         self.embedded = 0  # vectors computed by the embedder (not found in memory or the cache)
         self.fits = 0
@@ -235,4 +238,5 @@ def embedding_projection(problem: Any, embedder: Embedder | None = None,
     """The projection a program problem needs, or None without `source = "embedding"` axes."""
     if not any(m.source == "embedding" for m in problem.measures):
         return None
-    return EmbeddingProjection(problem.measures, problem.embedding, embedder, cache)
+    return EmbeddingProjection(problem.measures, problem.embedding, embedder, cache,
+                               problem.program_language)

@@ -15,21 +15,30 @@ from qd.evaluation.program_result import validate_program_result
 from qd.program.types import Evaluation, Status
 from qd.sandbox import SandboxLimits, run_sandboxed
 
-CANDIDATE = "candidate.py"
 RESULT = "result.json"
 
 
 class ProgramEvaluator:
-    """Runs `python evaluate.py candidate.py result.json` in a fresh sandbox per candidate.
+    """Runs `python evaluate.py candidate.EXT result.json` in a fresh sandbox per candidate.
+
+    The candidate file has the language's extension (`candidate.c`); a compiled language's
+    toolchain is visible in the sandbox (read-only, on PATH), so `evaluate.py` compiles the
+    candidate inside it, within the same time, memory and process limits.
 
     Args:
-        problem: The program problem's config (evaluator, extra files, measures).
+        problem: The program problem's config (evaluator, extra files, measures, language).
         limits: Sandbox limits.
+
+    Raises:
+        ToolchainError: The language's compiler is not installed here.
     """
 
     def __init__(self, problem: ProgramProblemConfig, limits: SandboxLimits) -> None:
         self.problem = problem
-        self.limits = limits
+        self.language = problem.program_language
+        toolchain = self.language.toolchain
+        self.limits = toolchain.locate().limits(limits) if toolchain else limits
+        self.candidate = self.language.candidate_name
         self._files: dict[str, bytes] = {**read_files(problem.files),
                                          "evaluate.py": Path(problem.evaluator).read_bytes()}
         self._evaluator_measures = max(
@@ -45,8 +54,8 @@ class ProgramEvaluator:
             evaluator's metrics and feedback (or what went wrong) and the seconds it took.
         """
         result = run_sandboxed(
-            [sys.executable, "evaluate.py", CANDIDATE, RESULT],
-            {**self._files, CANDIDATE: code},
+            [sys.executable, "evaluate.py", self.candidate, RESULT],
+            {**self._files, self.candidate: code},
             self.limits,
             result_file=RESULT,
         )
@@ -77,6 +86,6 @@ class ProgramEvaluator:
 
     def _measures(self, code: str, evaluator_measures: Any, eval_s: float) -> tuple[float, ...]:
         """Every axis its source computes now; axes filled later (judge, embedding) are NaN."""
-        sample = Evaluated(code, eval_s, tuple(evaluator_measures or ()))
+        sample = Evaluated(code, eval_s, tuple(evaluator_measures or ()), self.language)
         return tuple(measure_source(m.source).value(m.index, sample)
                      for m in self.problem.measures)

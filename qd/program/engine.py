@@ -240,7 +240,7 @@ class ProgramEngine:
         pool = self.s.archive.pool()
         if len(pool) == 0:
             parent = self.records[1]
-            return MutationContext(parent=parent, task=self.s.task)
+            return MutationContext(parent=parent, task=self.s.task, language=self.s.language)
         positions = self.s.selector.select(pool, 2 if len(pool) > 1 else 1)
         ids = [int(pool.ids[p]) for p in positions]
         parent = self.records[ids[0]]
@@ -255,7 +255,7 @@ class ProgramEngine:
         inspirations = tuple(self.records[int(pool.ids[i])] for i in order
                              if int(pool.ids[i]) != ids[0])[: self.s.settings.inspirations]
         return MutationContext(parent=parent, second_parent=second, inspirations=inspirations,
-                               task=self.s.task)
+                               task=self.s.task, language=self.s.language)
 
     def _generation(self, parents: tuple[int, ...]) -> int:
         return 1 + max((self.generations.get(p, 0) for p in parents), default=-1)

@@ -67,7 +67,8 @@ class ProgramRunKind:
                 handle_signals: bool, restored: RestoredState | None) -> RunResult:
         """Run one session through the session template."""
         def open_loop(stack: ExitStack, ctx: SessionContext) -> _ProgramLoop:
-            models = stack.enter_context(resolved_models(spec.llm))
+            models = stack.enter_context(resolved_models(spec.llm,
+                                                         spec.problem.program_language))
             setup = build_program_setup(spec, models)
             judge_model = stack.enter_context(resolved_judge_model(spec.judge, models))
             setup.judge = make_judge(spec, judge_model, setup.client, ctx.store)

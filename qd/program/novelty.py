@@ -1,8 +1,8 @@
 """Code-novelty filter: reject (near-)duplicate programs before paying for their evaluation.
 
-Two stages: an exact hash of the normalised code (comments, docstrings and formatting removed via
-the AST), then cosine similarity of code embeddings (`qd.embeddings`) against every program seen
-so far.
+Two stages: an exact hash of the normalised code (comments, docstrings and formatting removed:
+via the AST for Python, the language's lexer otherwise), then cosine similarity of code
+embeddings (`qd.embeddings`) against every program seen so far.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 
 from qd.embeddings.cache import StoredEmbedder
 from qd.embeddings.embedders import CHEAP_EMBEDDERS, Embedder, NgramEmbedder, code_hash
+from qd.languages import PYTHON, Language
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,15 @@ class NoveltyFilter:
             (1.0 disables the embedding stage; exact duplicates are always rejected).
         embedder: Code embedder; default `NgramEmbedder()`.
         name: The embedder's registry name (needed to keep its vectors in a run store).
+        language: The programs' language (how their code is normalised before hashing).
     """
 
     def __init__(self, threshold: float = 0.995, embedder: Embedder | None = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None, language: Language = PYTHON) -> None:
         self.threshold = threshold
-        self.embedder = embedder or NgramEmbedder()
+        self.embedder = embedder or NgramEmbedder(language=language)
         self.name = name
+        self.language = language
         self._hashes: set[str] = set()
         self._vectors: list[np.ndarray] = []
         self._matrix: np.ndarray | None = None
@@ -60,7 +63,7 @@ class NoveltyFilter:
         """Judge `code` against everything added so far (does not add it); `near=False` skips
         the embedding stage (exact duplicates only).
         """
-        digest = code_hash(code)
+        digest = code_hash(code, self.language)
         if digest in self._hashes:
             return NoveltyVerdict(False, digest, 1.0, "exact duplicate of an earlier program")
         if not near or self.threshold >= 1.0 or not self._vectors:
@@ -74,7 +77,7 @@ class NoveltyFilter:
 
     def add(self, code: str) -> None:
         """Remember a program."""
-        digest = code_hash(code)
+        digest = code_hash(code, self.language)
         if digest in self._hashes:
             return
         self._hashes.add(digest)

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mutators.program import make_operator
+from mutators.program import ProgramTemplate, TemplateError, make_operator
+from mutators.program.operators import language_refusal
 from problems.program import ProgramProblemConfig
 from qd.bandits import bandit_from_state, make_bandit
 from qd.embeddings.cache import EmbeddingCache
@@ -21,6 +23,7 @@ from qd.embeddings.projection import EmbeddingProjection, embedding_projection
 from qd.errors import SpecError
 from qd.evaluation.backends import Evaluator, evaluator_backend
 from qd.judge.build import judge_measure_axes
+from qd.languages import PYTHON, Language
 from qd.llm import LLMClient, ModelConfig
 from qd.llm.client import prices_per_1k
 from qd.program.archive import ProgramArchive, program_archive
@@ -37,6 +40,8 @@ from qd.sandbox import SandboxLimits
 from qd.seeds import derive_seeds
 from qd.selection import make_selector, selector_from_state
 from qd.spec import RunOptions, SpecBase
+
+log = logging.getLogger(__name__)
 
 #: The component-state key of the LLM usage ledger.
 USAGE_STATE = "llm_usage"
@@ -68,6 +73,7 @@ class ProgramSetup:
     extra_state: dict[str, Any] = field(default_factory=dict)
     projection: EmbeddingProjection | None = None  # set when a measure has source = "embedding"
     judge: Any = None  # a qd.judge.Judge, set by the session when the spec has [judge]
+    language: Language = PYTHON  # the programs' language, its syntax check in the run's sandbox
 
     def keep_embeddings_in(self, store: Any) -> None:
         """Read and write code embeddings (embedding measures, a model-backed duplicate filter)
@@ -120,14 +126,52 @@ class ProgramSetup:
             self.client.ledger.load_state_dict(state)
 
 
-def _operators_for(settings: LLMSection) -> list[str]:
+def _operators_for(settings: LLMSection, language: Language = PYTHON,
+                   warn: bool = True) -> list[Any]:
+    """The run's operators: `llm.operators`, or the defaults of the models' modes without
+    those that cannot vary programs in `language` (e.g. completion, for C).
+
+    Raises:
+        SpecError: `llm.operators` names an operator that does not work on `language`.
+    """
     if settings.operators is not None:
-        return list(settings.operators)
+        operators = [make_operator(n) for n in settings.operators]
+        for op in operators:
+            refusal = language_refusal(op, language)
+            if refusal:
+                raise SpecError(f"llm.operators: {refusal}")
+        return operators
     names: list[str] = []
     for model in settings.models:
         pool = LOCAL_OPERATORS if model.mode == "completion" else CHAT_OPERATORS
         names += [n for n in pool if n not in names]
-    return names
+    operators = [make_operator(n) for n in names]
+    for op in operators:
+        refusal = language_refusal(op, language)
+        if refusal and warn:
+            log.warning("%s; left out of this run's default operators", refusal)
+    return [op for op in operators if language_refusal(op, language) is None]
+
+
+def _program_language(problem: ProgramProblemConfig, limits: SandboxLimits,
+                      initial_code: str) -> Language:
+    """The problem's language, its syntax check bound to the run's sandbox limits.
+
+    Raises:
+        SpecError: The initial program's EVOLVE-BLOCK markers are another language's comments.
+    """
+    language = problem.program_language
+    try:
+        ProgramTemplate.parse(initial_code, language)
+    except TemplateError as err:
+        try:
+            ProgramTemplate.parse(initial_code)
+        except TemplateError:
+            pass  # no usable markers at all: the operators say so on every proposal
+        else:
+            raise SpecError(f"problem.initial: {err} ({language.title} comments; or set "
+                            f"problem.language)") from None
+    return language.in_sandbox(limits)
 
 
 def _arms(models: list[ModelConfig], operators: list[Any]) -> list[tuple[ModelConfig | None, Any]]:
@@ -155,7 +199,9 @@ def build_program_setup(spec: SpecBase, models: list[ModelConfig]) -> ProgramSet
     novelty = spec.novelty or NoveltySection()
     seeds = derive_seeds(spec.run.seed, 4)
     worst, best = problem.objective_bounds
-    operators = [make_operator(n) for n in _operators_for(settings)]
+    initial_code = Path(problem.initial).read_text(encoding="utf-8")
+    language = _program_language(problem, limits, initial_code)
+    operators = _operators_for(settings, language)
     arms = _arms(models, operators)
     client = LLMClient(seed=seeds[1])
     slots = settings.evaluations_in_flight or os.cpu_count() or 1
@@ -164,7 +210,7 @@ def build_program_setup(spec: SpecBase, models: list[ModelConfig]) -> ProgramSet
         settings=settings,
         limits=spec.run,
         seed=spec.run.seed,
-        initial_code=Path(problem.initial).read_text(encoding="utf-8"),
+        initial_code=initial_code,
         task=problem.task or spec.description,
         archive=program_archive(spec),
         evaluator=evaluator_backend(spec.run).program(problem, limits, spec.run),
@@ -174,21 +220,28 @@ def build_program_setup(spec: SpecBase, models: list[ModelConfig]) -> ProgramSet
         bandit=make_bandit(settings.bandit, len(arms), seeds[2]),
         selector=make_selector(settings.selector, seeds[3]),
         novelty=NoveltyFilter(novelty.effective_threshold if novelty.enabled else 1.0,
-                              make_embedder(novelty.embedder), novelty.embedder),
+                              make_embedder(novelty.embedder, language=language),
+                              novelty.embedder, language),
         eval_slots=asyncio.Semaphore(slots),
         worst=worst,
         scale=max(best - worst, 1e-12),
         priced=any(any(prices_per_1k(m)) for m in {m for m, _ in arms if m is not None}),
         exact_only=frozenset(novelty.exact_only),
         projection=embedding_projection(problem),
+        language=language,
     )
 
 
 @contextlib.contextmanager
-def resolved_models(settings: LLMSection | None) -> Iterator[list[ModelConfig]]:
-    """The spec's models, with `model = "local"` replaced by a running embedded server."""
+def resolved_models(settings: LLMSection | None,
+                    language: Language = PYTHON) -> Iterator[list[ModelConfig]]:
+    """The spec's models, with `model = "local"` replaced by a running embedded server; none
+    is started when no operator of the run needs a model (e.g. a C program with the default
+    operators: the embedded model's completion operator is Python-only).
+    """
     settings = settings or LLMSection()
-    if not any(m.model == LOCAL_MODEL for m in settings.models):
+    needed = any(op.needs_llm for op in _operators_for(settings, language, warn=False))
+    if not needed or not any(m.model == LOCAL_MODEL for m in settings.models):
         yield list(settings.models)
         return
     from qd.llm.local_server import LocalModelServer

@@ -25,6 +25,7 @@ from qd.evaluation.backends import Evaluator, evaluator_backend, evaluator_backe
 from qd.evaluation.batch import BatchEvaluator
 from qd.export import export_run
 from qd.kinds import run_kind_of
+from qd.languages import language_named
 from qd.numeric.build import build_components
 from qd.report.render import write_report
 from qd.sandbox import SandboxLimits
@@ -151,14 +152,22 @@ def test_every_builtin_spec_validates_and_numeric_ones_run_an_iteration(name):
 # --- program specs ---------------------------------------------------------------------------
 
 PROGRAM_BUDGET = 6
-_FENCE = re.compile(r"```python\n(.*?)\n```", re.S)
-START, END = "# EVOLVE-BLOCK-START", "# EVOLVE-BLOCK-END"
+_FENCE = re.compile(r"```(\w*)\n(.*?)\n```", re.S)
+# A new helper per answer, in the language of the prompt's code fence (a string constant, not
+# a docstring: the duplicate filter ignores docstrings).
+HELPERS = {
+    "python": "def _scripted_variant_{n}():\n    tag = \"{tag}\"\n    return tag\n",
+    "c": "static const char *scripted_variant_{n}(void) {{\n    return \"{tag}\";\n}}\n",
+    "rust": ("#[allow(dead_code)]\nfn scripted_variant_{n}() -> &'static str {{\n"
+             "    \"{tag}\"\n}}\n"),
+}
 
 
 class VariantLLM:
     """Answers any chat operator's prompt (diff, rewrite, crossover) with a valid child of the
-    prompt's first program: its EVOLVE-BLOCK gains one new, distinct helper function, so
-    every answer applies, compiles, keeps the program's behaviour and is no near-duplicate.
+    prompt's first program: its EVOLVE-BLOCK gains one new, distinct helper function (in the
+    program's language, told by the prompt's code fence), so every answer applies, compiles,
+    keeps the program's behaviour and is no near-duplicate.
     """
 
     def __init__(self) -> None:
@@ -169,13 +178,11 @@ class VariantLLM:
         text = prompt_text(request)
         found = _FENCE.search(text)
         assert found, "the prompt shows no program"
-        parent = found.group(1)
-        # a string constant, not a docstring: the duplicate filter ignores docstrings
+        language, parent = language_named(found.group(1) or "python"), found.group(2)
+        start, end = language.start_marker, language.end_marker
         tag = "".join(hashlib.sha256(f"{self.calls}/{i}".encode()).hexdigest() for i in range(3))
-        helper = (f"def _scripted_variant_{self.calls}():\n"
-                  f'    tag = "{tag}"\n'
-                  f"    return tag\n")
-        block = parent.split(START, 1)[1].split(END, 1)[0]
+        helper = HELPERS[language.name].format(n=self.calls, tag=tag)
+        block = parent.split(start, 1)[1].split(end, 1)[0]
         lines = [line for line in block.splitlines() if line.strip()]
         if "<<<<<<< SEARCH" in text:  # the diff operator: append after the block's last lines
             k = 1
@@ -184,9 +191,9 @@ class VariantLLM:
             search = "\n".join(lines[-k:])
             return Reply(text=f"A helper.\n<<<<<<< SEARCH\n{search}\n=======\n{search}\n\n\n"
                               f"{helper}>>>>>>> REPLACE\n")
-        head, tail = parent.rsplit(END, 1)
-        child = f"{head.rstrip()}\n\n\n{helper}{END}{tail}"
-        return Reply(text=f"A helper.\n```python\n{child}\n```\n")
+        head, tail = parent.rsplit(end, 1)
+        child = f"{head.rstrip()}\n\n\n{helper}{end}{tail}"
+        return Reply(text=f"A helper.\n```{language.fence}\n{child}\n```\n")
 
 
 def scripted_model(server) -> str:  # noqa: ANN001 - ScriptedLLMServer
@@ -221,12 +228,15 @@ def stored_elites(run: Path) -> dict:
 
 
 def test_the_builtin_program_specs_are_run():
-    assert {"circle_packing", "bin_packing"} <= set(PROGRAM_SPECS)
+    assert {"circle_packing", "bin_packing", "tsp", "tsp_rust"} <= set(PROGRAM_SPECS)
 
 
 @pytest.mark.parametrize("name", PROGRAM_SPECS)
 def test_every_builtin_program_spec_runs_reports_exports_and_resumes(
         name, scripted_llm_server, tmp_path):
+    toolchain = qd.load_spec(name).spec.problem.program_language.toolchain
+    if toolchain is not None and not toolchain.available():
+        pytest.skip(f"{name} needs {toolchain.programs[0]}: install it ({toolchain.install})")
     llm = VariantLLM()
     scripted_llm_server.respond_with(llm)
     out = tmp_path / "run"
