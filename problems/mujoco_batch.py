@@ -2,16 +2,20 @@
 
 `MujocoBatch` keeps the B environments of an evaluation in one `mujoco.batch.Batch`
 (MuJoCo >= 4): each environment is a row of `mjSTATE_INTEGRATION` state (qpos, qvel, act,
-warm start, controls, ...), and one C call steps every live row `frame_skip` times with
-`mj_step` and then runs the forward stages at the new state (`mjSTAGE_ACC`, i.e. `mj_forward`),
-on `threads` threads, releasing the GIL. That is exactly what gymnasium's
-`MujocoEnv.do_simulation` does per environment (`mj_step(model, data, nstep=frame_skip)`),
-followed by an `mj_forward` so that everything read afterwards (contacts, body positions, the
-sensors below) belongs to the new state; `mj_forward` changes neither the state nor the
-solver's warm start, so the trajectory is the same as without it. MuJoCo guarantees the batch
-bit-identical to a loop over one `MjData` per environment at any thread count
-(`tests/problems/test_mujoco_tasks.py` checks it against gymnasium's environments), so the
-scores depend neither on `threads` nor on which other solutions share the batch.
+warm start, controls, ...), and C calls step every live row on `threads` threads, releasing the
+GIL. A control step is `frame_skip` calls of `mj_step`, exactly what gymnasium's
+`MujocoEnv.do_simulation` does per environment (`mj_step(model, data, nstep=frame_skip)`).
+The tasks need the sensors (foot contacts) of the state a step starts from, which the first
+`mj_step` computes before it integrates: the batch steps once, keeps those sensors
+(`start_sensors`), then steps `frame_skip - 1` more times. Tasks that also need derived
+fields of the new state (the humanoid observes inertias, velocities and actuator forces, and
+its forward term is the centre of mass) ask for `forward=True`: then the control step ends
+with the forward stages at the new state (`mjSTAGE_ACC`, i.e. `mj_forward`, which changes
+neither the state nor the solver's warm start). Without it a control step costs 9-16% less
+(walker2d, ant, halfcheetah, one thread). MuJoCo guarantees the batch bit-identical to a loop
+over one `MjData` per environment at any thread count (`tests/problems/test_mujoco_tasks.py`
+checks it against gymnasium's environments), so the scores depend neither on `threads` nor on
+which other solutions share the batch.
 
 Why not `mujoco.rollout`: it restarts every call from a FULLPHYSICS state, which does not hold
 the solver's warm start, so calling it once per control step (a closed-loop policy must see
@@ -45,6 +49,7 @@ from mujoco import batch as mj_batch
 #: Fields a physics backend's `read` can return, with their per-environment shape.
 FIELDS = ("qpos", "qvel", "sensordata", "cinert", "cvel", "qfrc_actuator")
 _ACC = int(mujoco.mjtStage.mjSTAGE_ACC)
+_NONE = int(mujoco.mjtStage.mjSTAGE_NONE)
 
 
 def assets_dir() -> Path:
@@ -121,19 +126,23 @@ class MujocoBatch:
         model: The compiled model (shared, read-only).
         frame_skip: Physics steps per control step.
         threads: Threads stepping the environments (0: every CPU this process may use).
+        forward: Compute the derived fields (`read`) of the new state after each control step.
     """
 
     name: ClassVar[str] = "mujoco"
     device = torch.device("cpu")
     dtype = torch.float64
 
-    def __init__(self, model: mujoco.MjModel, frame_skip: int, threads: int = 0) -> None:
+    def __init__(self, model: mujoco.MjModel, frame_skip: int, threads: int = 0,
+                 forward: bool = False) -> None:
         self.model = model
         self.frame_skip = frame_skip
         self.threads = threads if threads > 0 else available_cpus()
+        self.forward = forward
         self.batch_size = 0
         self._batch: mj_batch.Batch | None = None
         self._views: dict[str, np.ndarray] = {}
+        self._start_sensors = np.empty((0, model.nsensordata))
 
     def scope(self) -> contextlib.AbstractContextManager[None]:
         """Context of an episode's calls (nothing to set up on the CPU)."""
@@ -149,7 +158,7 @@ class MujocoBatch:
             self._views = {name: self._batch.bind(name) for name in (*FIELDS, "ctrl")}
         self.batch_size = batch
         ids = np.arange(batch, dtype=np.int32)
-        self._batch.reset(ids, stage=int(mujoco.mjtStage.mjSTAGE_NONE))
+        self._batch.reset(ids, stage=_NONE)
         self._views["qpos"][:batch] = qpos
         self._views["qvel"][:batch] = qvel
         self._batch.forward(ids, stage=_ACC)
@@ -163,11 +172,26 @@ class MujocoBatch:
         """
         assert self._batch is not None, "reset() first"
         ids = np.flatnonzero(live.numpy()).astype(np.int32)
+        sensors = self._views["sensordata"]
         self._views["ctrl"][: self.batch_size] = ctrl.numpy()
-        self._batch.step(ids, nstep=self.frame_skip, stage=_ACC)
+        if self.forward:
+            self._start_sensors = sensors[: self.batch_size].copy()
+            self._batch.step(ids, nstep=self.frame_skip, stage=_ACC)
+            return
+        self._batch.step(ids, nstep=1, stage=_NONE)
+        self._start_sensors = sensors[: self.batch_size].copy()
+        if self.frame_skip > 1:
+            self._batch.step(ids, nstep=self.frame_skip - 1, stage=_NONE)
+
+    def start_sensors(self) -> torch.Tensor:
+        """Sensor data (B, nsensordata) of the states the last control step started from."""
+        return torch.from_numpy(self._start_sensors)
 
     def read(self, field: str) -> torch.Tensor:
-        """Copy one `MjData` field of every environment: shape (B, *field shape)."""
+        """Copy one `MjData` field of every environment: shape (B, *field shape). State fields
+        (qpos, qvel) are the current state's; derived fields are the current state's with
+        `forward=True` (and after `reset`), else those of the last physics step's start.
+        """
         if field not in FIELDS:
             raise ValueError(f"unknown field {field!r}; choose one of {FIELDS}")
         return torch.from_numpy(self._views[field][: self.batch_size].copy())
@@ -177,7 +201,8 @@ class MujocoBatch:
         self._batch, self._views, self.batch_size = None, {}, 0
 
     def __getstate__(self) -> dict:
-        return {"model": self.model, "frame_skip": self.frame_skip, "threads": self.threads}
+        return {"model": self.model, "frame_skip": self.frame_skip, "threads": self.threads,
+                "forward": self.forward}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["model"], state["frame_skip"], state["threads"])  # type: ignore[misc]
+        self.__init__(**state)  # type: ignore[misc]

@@ -39,6 +39,8 @@ class Physics(Protocol):
 
     def step(self, ctrl: torch.Tensor, live: torch.Tensor) -> None: ...  # noqa: D102
 
+    def start_sensors(self) -> torch.Tensor: ...  # noqa: D102
+
     def read(self, field: str) -> torch.Tensor: ...  # noqa: D102
 
 
@@ -149,23 +151,25 @@ class Rollout:
         check_every = 1 if dev.type == "cpu" else 10  # each check waits for the GPU
         with sim.scope(), torch.no_grad(), _one_torch_thread(dev):
             sim.reset(b, self.qpos0, self.qvel0)
-            qpos, qvel, sens = sim.read("qpos"), sim.read("qvel"), sim.read("sensordata")
+            qpos, qvel = sim.read("qpos"), sim.read("qvel")
+            before = self._forward_position(sim, qpos)
             for t in range(steps):
                 records["counted"][:, t] = live
-                records["feet"][:, t] = foot_contacts(sens, nf) & live[:, None]
                 records["xy"][:, t] = torch.where(live[:, None], qpos[:, :2], 0.0)
                 obs = self.observe(sim, qpos, qvel)
                 out = policy(obs.expand(2, -1) if b == 1 else obs)[:b]
                 ctrl = torch.clamp(centre + half * out, low, high)
-                before = self._forward_position(qpos, sens)
                 sim.step(ctrl, live)
-                qpos, qvel, sens = sim.read("qpos"), sim.read("qvel"), sim.read("sensordata")
+                records["feet"][:, t] = foot_contacts(sim.start_sensors(), nf) & live[:, None]
+                qpos, qvel = sim.read("qpos"), sim.read("qvel")
+                after = self._forward_position(sim, qpos)
                 task = self.task
                 step_reward = (
-                    task.forward_weight * (self._forward_position(qpos, sens) - before) / self.dt
+                    task.forward_weight * (after - before) / self.dt
                     + task.healthy_reward
                     - task.ctrl_weight * torch.square(ctrl).sum(dim=1)
                 )
+                before = after
                 records["reward"][:, t] = torch.where(live, step_reward, 0.0)
                 total += records["reward"][:, t]
                 if task.healthy is not None:
@@ -176,9 +180,12 @@ class Rollout:
         records["measures"] = self._measures(records)
         return records
 
-    def _forward_position(self, qpos: torch.Tensor, sens: torch.Tensor) -> torch.Tensor:
+    def _forward_position(self, sim: Physics, qpos: torch.Tensor) -> torch.Tensor:
+        """The x the forward reward follows: the torso's, or the centre of mass (which needs a
+        physics backend made with `forward=True`).
+        """
         if self.task.forward_com:
-            return centre_of_mass(sens, len(self.task.feet))[:, 0]
+            return centre_of_mass(sim.read("sensordata"), len(self.task.feet))[:, 0]
         return qpos[:, 0]
 
     def _measures(self, records: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -128,12 +128,13 @@ class MujocoLocomotion(LocomotionRollouts, TorchProblem):
                                    self.task_name, exc)
                     choice = "mujoco"
             logger.info("%s: physics %s", self.task_name, choice)
+        forward = task.observation == "humanoid" or task.forward_com  # see MujocoBatch
         if choice == "mujoco":
-            return MujocoBatch(m, task.frame_skip, config.threads)
+            return MujocoBatch(m, task.frame_skip, config.threads, forward)
         from problems.mujoco_warp_batch import WarpBatch, check_supported
 
         check_supported(m, self.task_name)
-        return WarpBatch(m, task.frame_skip, self.device)
+        return WarpBatch(m, task.frame_skip, self.device, forward)
 
     def _start_state(self, config: MujocoTaskConfig) -> tuple[np.ndarray, np.ndarray]:
         m, task = self.model, self.task

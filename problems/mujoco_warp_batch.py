@@ -3,11 +3,12 @@
 MuJoCo Warp (`mujoco_warp`, DeepMind/NVIDIA's port of MuJoCo to NVIDIA Warp) keeps the B
 environments ("worlds") of an evaluation in device arrays and steps all of them with one
 launch per kernel. `WarpBatch` offers what `problems.mujoco_batch.MujocoBatch` offers (reset,
-a control step of `frame_skip` physics steps followed by a forward pass at the new state,
-`read` of the fields the tasks observe) with the fields as torch tensors on the run's device,
+a control step of `frame_skip` physics steps keeping the sensors of the state it starts from,
+with `forward=True` followed by a forward pass at the new state, `read` of the fields the tasks
+observe) with the fields as torch tensors on the run's device,
 shared with Warp without copies, so that the policy's forward pass, the rewards and the records
-never leave the GPU. On CUDA the control step (`frame_skip` x `mjw.step` + `mjw.forward`) is
-captured once as a CUDA graph and replayed.
+never leave the GPU. On CUDA the control step (`frame_skip` x `mjw.step`, the copy of the start
+sensors, and `mjw.forward` where asked) is captured once as a CUDA graph and replayed.
 
 Warp computes in float32, MuJoCo in float64, and the two engines differ in details (MuJoCo
 Warp picks other tangent directions for a contact's friction pyramid, so a robot whose feet
@@ -81,15 +82,18 @@ class WarpBatch:
         model: The compiled model (with the sensors of `problems.mujoco_batch.load_model`).
         frame_skip: Physics steps per control step.
         device: The torch device of the run (CUDA, or the CPU for checks).
+        forward: Compute the derived fields (`read`) of the new state after each control step.
     """
 
     name: ClassVar[str] = "warp"
     dtype = torch.float32
 
-    def __init__(self, model: mujoco.MjModel, frame_skip: int, device: torch.device) -> None:
+    def __init__(self, model: mujoco.MjModel, frame_skip: int, device: torch.device,
+                 forward: bool = False) -> None:
         self.wp, self.mjw = _modules()
         self.model = model
         self.frame_skip = frame_skip
+        self.forward = forward
         self.device = torch.device(device)
         self._wp_device = warp_device(self.device)
         with self.wp.ScopedDevice(self._wp_device):
@@ -110,6 +114,8 @@ class WarpBatch:
                                         njmax=njmax)
         wp = self.wp
         self._views = {f: wp.to_torch(getattr(self._d, f)) for f in (*FIELDS, "ctrl")}
+        self._start_wp = wp.zeros_like(self._d.sensordata)  # copied by Warp: graph-capturable
+        self._start = wp.to_torch(self._start_wp)
         self._graph, self._stepped = None, False
         self.batch_size = batch
 
@@ -138,9 +144,15 @@ class WarpBatch:
         self.mjw.forward(self._m, self._d)
 
     def _control_step(self) -> None:
-        for _ in range(self.frame_skip):
-            self.mjw.step(self._m, self._d)
-        self.mjw.forward(self._m, self._d)
+        wp, d = self.wp, self._d
+        if self.forward:
+            wp.copy(self._start_wp, d.sensordata)
+        for i in range(self.frame_skip):
+            self.mjw.step(self._m, d)
+            if i == 0 and not self.forward:  # the first step computed the start's sensors
+                wp.copy(self._start_wp, d.sensordata)
+        if self.forward:
+            self.mjw.forward(self._m, self._d)
 
     def step(self, ctrl: torch.Tensor, live: torch.Tensor) -> None:
         """One control step of every world, inside `scope()` (`live` is not needed: see the
@@ -165,8 +177,14 @@ class WarpBatch:
             self._graph = capture.graph
             wp.capture_launch(self._graph)
 
+    def start_sensors(self) -> torch.Tensor:
+        """Sensor data (B, nsensordata) of the states the last control step started from."""
+        return self._start.clone()
+
     def read(self, field: str) -> torch.Tensor:
-        """Copy one field of every world: shape (B, *field shape), on the batch's device."""
+        """Copy one field of every world: shape (B, *field shape), on the batch's device (see
+        `MujocoBatch.read` for which state the derived fields describe).
+        """
         if field not in FIELDS:
             raise ValueError(f"unknown field {field!r}; choose one of {FIELDS}")
         return self._views[field].clone()
@@ -176,7 +194,8 @@ class WarpBatch:
         self._d, self._views, self._graph, self.batch_size = None, {}, None, 0
 
     def __getstate__(self) -> dict:
-        return {"model": self.model, "frame_skip": self.frame_skip, "device": str(self.device)}
+        return {"model": self.model, "frame_skip": self.frame_skip, "device": str(self.device),
+                "forward": self.forward}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["model"], state["frame_skip"], torch.device(state["device"]))  # type: ignore[misc]
+        self.__init__(**{**state, "device": torch.device(state["device"])})  # type: ignore[misc]
