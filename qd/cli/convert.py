@@ -55,7 +55,8 @@ def write_folder(data: dict[str, Any], out: Path) -> dict[str, Any]:
     """
     spec = {**data, "problem": dict(data["problem"])}
     problem = spec["problem"]
-    shutil.copyfile(problem["initial"], out / "initial.py")
+    initial = "initial" + Path(problem["initial"]).suffix  # initial.py, initial.rs, ...
+    shutil.copyfile(problem["initial"], out / initial)
     shutil.copyfile(problem["evaluator"], out / "evaluate.py")
     names = []
     for item in problem.get("files", []):
@@ -66,7 +67,7 @@ def write_folder(data: dict[str, Any], out: Path) -> dict[str, Any]:
         else:
             shutil.copyfile(item, out / name)
         names.append(name)
-    problem.update(initial="initial.py", evaluator="evaluate.py", files=names)
+    problem.update(initial=initial, evaluator="evaluate.py", files=names)
     header = ("# Converted by `qd convert`. evaluate.py is qd's adapter: it runs the original "
               "evaluator\n# (copied beside it) and writes qd's result.json.\n")
     (out / "problem.toml").write_text(header + tomli_w.dumps(spec), encoding="utf-8")

@@ -213,22 +213,44 @@ def carried_entries(folder: Path, skip: dict[str, str],
     return entries
 
 
-def require_python(folder: Path, kind: str, initial: Path, language: Any) -> None:
-    """Refuse a folder whose evolved program is not Python (one message, exit code 2).
+#: Language names the peers use where qd's registry (`qd.languages`) names them otherwise.
+LANGUAGE_ALIASES = {
+    "py": "python", "python3": "python", "c++": "cpp", "cxx": "cpp", "cc": "cpp",
+    "golang": "go", "jl": "julia", "rs": "rust", "js": "javascript", "f90": "fortran",
+    "f95": "fortran", "f03": "fortran", "f08": "fortran", "sv": "verilog",
+    "sverilog": "verilog", "systemverilog": "verilog", "wl": "wolfram", "wls": "wolfram",
+    "mathematica": "wolfram",
+}
+
+
+def program_language(folder: Path, kind: str, initial: Path, language: Any) -> str:
+    """The `problem.language` of a peer's program: its config's language, else its suffix.
 
     Args:
         folder: The peer folder.
         kind: "OpenEvolve" or "ShinkaEvolve".
-        initial: The initial program found (its suffix tells the language).
+        initial: The initial program (its suffix tells the language when the config does not).
         language: The config's language setting (None when absent).
+
+    Raises:
+        SpecError: qd has no language of that name or suffix (one message, exit code 2).
     """
-    named = str(language).strip().lower() if language is not None else "python"
-    if initial.suffix == ".py" and named == "python":
-        return
-    what = f"language: {language}" if named != "python" else f"a {initial.suffix} file"
-    raise SpecError(f"{folder}: the evolved program {initial.name} is not Python ({what}); "
-                    f"qd runs {kind} folders with Python programs only, so this folder cannot "
-                    f"run as it is")
+    from qd.languages import detect_language, language_registry
+
+    if language is not None:
+        name = str(language).strip().lower()
+        name = LANGUAGE_ALIASES.get(name, name)
+        if name in language_registry:
+            return name
+        what = f"language: {language}"
+    else:
+        try:
+            return detect_language(initial).name
+        except SpecError:
+            what = f"a {initial.suffix or 'suffix-less'} file"
+    raise SpecError(f"{folder}: the evolved program {initial.name} is in a language qd does "
+                    f"not run ({what}); qd runs {kind} folders whose programs are in: "
+                    f"{', '.join(language_registry.names())}")
 
 
 def reachable_modules(evaluator: Path, folder: Path) -> list[Path]:

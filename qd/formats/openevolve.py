@@ -12,10 +12,10 @@ from qd.formats.common import (
     carried_entries,
     local_modules,
     missing_imports,
+    program_language,
     reachable_modules,
     read_yaml,
     require_evaluate,
-    require_python,
     unmapped_keys,
     write_adapter,
 )
@@ -79,8 +79,9 @@ def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
     cfg = read_yaml(cfg_path) if cfg_path else {}
     initial = initial_program(folder)
     suffix = cfg.get("file_suffix")
-    require_python(folder, "OpenEvolve", initial.with_suffix(suffix) if suffix else initial,
-                   cfg.get("language"))
+    language = program_language(folder, "OpenEvolve",
+                                initial.with_suffix(suffix) if suffix else initial,
+                                cfg.get("language"))
     report = FormatReport("openevolve", str(folder), str(cfg_path) if cfg_path else None)
     report.unmapped = unmapped_keys(cfg, MAPPED)
     others = sorted(p.name for p in folder.glob("*.y*ml") if p != cfg_path)
@@ -109,6 +110,8 @@ def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
                   *map(str, carried_entries(folder, OUTPUT_DIRS, report))],
         "measures": measures,
     }
+    if language != "python":
+        problem["language"] = language
     task = prompt.get("system_message") or (cfg.get("llm") or {}).get("system_message")
     if task:
         problem["task"] = str(task)

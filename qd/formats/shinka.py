@@ -11,10 +11,10 @@ from qd.formats.common import (
     carried_entries,
     local_modules,
     missing_imports,
+    program_language,
     reachable_modules,
     read_yaml,
     require_evaluate,
-    require_python,
     unmapped_keys,
     write_adapter,
 )
@@ -71,7 +71,7 @@ def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
     evaluator = folder / str(job.get("eval_program_path", EVALUATOR))
     require_evaluate(evaluator, "shinka")
     initial = _initial(folder, evo)
-    require_python(folder, "ShinkaEvolve", initial, evo.get("language"))
+    language = program_language(folder, "ShinkaEvolve", initial, evo.get("language"))
     report = FormatReport("shinka", str(folder), str(cfg_path) if cfg_path else None)
     report.unmapped = unmapped_keys(raw, MAPPED)
     _check_imports(evaluator, folder, report)
@@ -88,6 +88,8 @@ def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
                   *map(str, carried_entries(folder, _left_behind(folder, evo, evaluator),
                                             report))],
     }
+    if language != "python":
+        problem["language"] = language
     if evo.get("task_sys_msg"):
         problem["task"] = str(evo["task_sys_msg"])
     data: dict[str, Any] = {"description": f"ShinkaEvolve problem {folder.name}",

@@ -13,6 +13,7 @@ OPENEVOLVE_TOY = FOREIGN / "openevolve_toy"
 SHINKA_TOY = FOREIGN / "shinka_toy"
 OPENEVOLVE_FULL = FOREIGN / "openevolve_full"  # the features OpenEvolve's examples use
 SHINKA_FULL = FOREIGN / "shinka_full"  # the features ShinkaEvolve's examples use
+OPENEVOLVE_C = FOREIGN / "openevolve_c"  # a program in C, as rust_adaptive_sort's is in Rust
 
 
 @pytest.fixture(autouse=True)

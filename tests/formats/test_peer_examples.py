@@ -10,7 +10,7 @@ import pytest
 import qd
 from qd.cli.main import run as cli
 from qd.store import RunStore
-from tests.formats.conftest import OPENEVOLVE_FULL, SHINKA_FULL, snapshot
+from tests.formats.conftest import OPENEVOLVE_C, OPENEVOLVE_FULL, SHINKA_FULL, snapshot
 from tests.program.conftest import Reply, improving_diff, prompt_text, toy_overrides
 
 
@@ -114,3 +114,16 @@ def test_converted_example_layouts_score_the_same(llm, tmp_path, source, score):
     assert (out / "data").is_dir() and (out / "_qd_shims" / "shinka" / "core").is_dir()
     result = qd.evolve(out, write=False, overrides=toy_overrides(llm, **{"run.budget": "1"}))
     assert result.archive.stats().best == pytest.approx(score)
+
+
+def test_openevolve_c_program_runs_with_qds_language_setting(scripted_llm_server, tmp_path):
+    edit = ("<<<<<<< SEARCH\n    v[0] = 1.0; v[1] = 1.0; v[2] = 1.0;\n=======\n"
+            "    v[0] = 9.0; v[1] = 1.0; v[2] = 1.0;\n>>>>>>> REPLACE\n")
+    scripted_llm_server.push(Reply(text=edit))
+    out = tmp_path / "run"
+    qd.evolve(OPENEVOLVE_C, out=out, overrides=toy_overrides(scripted_llm_server, **{
+        "run.budget": "2", "llm.retries": "0"}))
+    first, child = _rows(out)
+    assert first.score == 3.0 and "1.000000 1.000000 1.000000" in first.feedback
+    assert child.status == "ok" and child.score == 11.0  # gcc built and ran the edited C
+    assert "1.000000 1.000000 1.000000" in prompt_text(scripted_llm_server.completion_requests()[0])

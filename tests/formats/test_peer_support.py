@@ -81,23 +81,40 @@ def test_files_over_the_size_limit_stop_with_one_message(tmp_path):
     assert load_spec(folder).spec.problem.files_limit_mb == 100.0
 
 
-@pytest.mark.parametrize(("source", "change", "message"), [
-    (OPENEVOLVE_TOY, "rust", "initial_program.rs is not Python (a .rs file); qd runs OpenEvolve "
-                             "folders with Python programs only"),
-    (SHINKA_TOY, "fortran", "initial.py is not Python (language: fortran)"),
+@pytest.mark.parametrize(("source", "change", "language"), [
+    (OPENEVOLVE_TOY, "rust", "rust"),       # initial_program.rs, as rust_adaptive_sort
+    (SHINKA_TOY, "fortran", "fortran"),     # evo_config.language, as fortran_heat_diffusion
+    (SHINKA_TOY, "golang", "go"),           # ShinkaEvolve's alias
 ])
-def test_non_python_programs_are_refused(tmp_path, capsys, source, change, message):
-    folder = tmp_path / change
-    shutil.copytree(source, folder)
-    if change == "rust":
-        (folder / "initial_program.py").rename(folder / "initial_program.rs")
-    else:
-        cfg = folder / "shinka.yaml"
-        cfg.write_text(cfg.read_text().replace('language: "python"', 'language: "fortran"'))
-    assert detect(folder) in ("openevolve", "shinka")
+def test_other_languages_map_to_qds_language_setting(tmp_path, source, change, language):
+    folder = _with_language(tmp_path, source, change)
+    data, _ = load_foreign(folder, detect(folder))
+    assert data["problem"]["language"] == language
+
+
+@pytest.mark.parametrize(("source", "change", "message"), [
+    (SHINKA_TOY, "cuda", "initial.py is in a language qd does not run (language: cuda); qd runs "
+                         "ShinkaEvolve folders whose programs are in: "),
+    (OPENEVOLVE_TOY, "txt", "initial_program.txt is in a language qd does not run (a .txt "
+                            "file); qd runs OpenEvolve folders whose programs are in: "),
+])
+def test_languages_qd_does_not_run_are_refused(tmp_path, capsys, source, change, message):
+    folder = _with_language(tmp_path, source, change)
     assert cli(["evolve", str(folder)]) == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert message in err and "python" in err and "Traceback" not in err
+
+
+def _with_language(tmp_path, source, change):
+    folder = tmp_path / change
+    shutil.copytree(source, folder)
+    if source == OPENEVOLVE_TOY:
+        suffix = {"rust": "rs"}.get(change, change)
+        (folder / "initial_program.py").rename(folder / f"initial_program.{suffix}")
+    else:
+        cfg = folder / "shinka.yaml"
+        cfg.write_text(cfg.read_text().replace('language: "python"', f'language: "{change}"'))
+    return folder
 
 
 def test_a_module_level_import_qd_does_not_provide_is_refused(tmp_path, capsys):
