@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from qd.languages import language_registry
 from qd.report.select import Selector, ShownSolution, load_solution
 
 #: Printed width of one solution value (`repr` of a float64 is at most 24 characters).
@@ -55,7 +56,8 @@ def _program_of(run: Path, shown: ShownSolution) -> dict | None:
     from qd.spec_loader import read_toml
     from qd.store import RunStore
 
-    if not run_kind_of(read_toml(Path(run) / CONFIG_FILE)).solutions_are_programs:
+    config = read_toml(Path(run) / CONFIG_FILE)
+    if not run_kind_of(config).solutions_are_programs:
         return None
     with closing(RunStore.open(Path(run), readonly=True)) as store:
         row = store.programs.get(int(shown.solution[0]))
@@ -63,7 +65,8 @@ def _program_of(run: Path, shown: ShownSolution) -> dict | None:
         return None
     return {"id": row.id, "parents": list(row.parents), "operator": row.operator,
             "model": row.model, "score": row.score, "metrics": dict(row.metrics),
-            "feedback": row.feedback, "code": row.code}
+            "feedback": row.feedback, "code": row.code,
+            "language": config.get("problem", {}).get("language", "python")}
 
 
 def print_program(shown: ShownSolution, program: dict, console: Console) -> None:
@@ -85,7 +88,9 @@ def print_program(shown: ShownSolution, program: dict, console: Console) -> None
     if program["feedback"]:
         summary.add_row("feedback", program["feedback"])
     console.print(summary)
-    console.print(Syntax(program["code"] or "", "python", line_numbers=True))
+    lexer = language_registry.get(program["language"]).fence \
+        if program["language"] in language_registry else "text"
+    console.print(Syntax(program["code"] or "", lexer, line_numbers=True))
 
 
 def print_solution(shown: ShownSolution, console: Console) -> None:

@@ -6,7 +6,10 @@ from functools import lru_cache
 
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
-from pygments.lexers import DiffLexer, PythonLexer
+from pygments.lexers import DiffLexer, PythonLexer, get_lexer_by_name
+from pygments.util import ClassNotFound
+
+from qd.languages import language_registry
 
 #: CSS class of every highlighted block; `highlight_css` styles exactly these blocks.
 CSS_CLASS = "hl"
@@ -21,6 +24,19 @@ def _formatter() -> HtmlFormatter:
 def highlight_python(code: str) -> str:
     """Python source as an HTML `<div class="hl"><pre>…</pre></div>` (escaped, class-styled)."""
     return highlight(code, PythonLexer(), _formatter())
+
+
+def highlight_code(code: str, language: str = "python") -> str:
+    """Source in the registered `language` (its fence tag names the pygments lexer; plain
+    text when pygments has none) as highlighted HTML.
+    """
+    if language == "python" or language not in language_registry:
+        return highlight_python(code)
+    try:
+        lexer = get_lexer_by_name(language_registry.get(language).fence)
+    except ClassNotFound:
+        lexer = get_lexer_by_name("text")
+    return highlight(code, lexer, _formatter())
 
 
 def highlight_diff(diff: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qd.program.types import Status
-from qd.report.highlight import highlight_css, highlight_diff, highlight_python
+from qd.report.highlight import highlight_code, highlight_css, highlight_diff
 from qd.report.source import RunFiles
 from qd.store import RunStore
 
@@ -76,6 +76,11 @@ _PROGRAM_COLUMNS = ("id", "parents", "code", "operator", "model", "status", "rea
                     "reward", "created")
 
 
+def program_language(files: RunFiles) -> str:
+    """The language of a program run's programs (runs from before languages: Python)."""
+    return str(files.config.get("problem", {}).get("language", "python"))
+
+
 def read_programs(store: RunStore) -> list[dict[str, Any]]:
     """Every row of the `programs` table in id order (parents and metrics decoded, the status
     a `Status`); [] if none.
@@ -104,7 +109,7 @@ def top_programs_section(store: RunStore, files: RunFiles) -> ExtraSection | Non
     rows = [{"rank": rank, "id": p["id"], "score": p["score"], "operator": p["operator"],
              "model": p["model"], "parents": p["parents"], "metrics": p["metrics"],
              "feedback": p["feedback"], "code": p["code"] or "",
-             "code_html": highlight_python(p["code"] or "")}
+             "code_html": highlight_code(p["code"] or "", program_language(files))}
             for rank, p in enumerate(top_programs(programs), start=1)]
     return ExtraSection("top-programs", "Top programs",
                         {"programs": rows, "css": highlight_css(), "total": len(programs)})
@@ -144,7 +149,8 @@ def lineage_section(store: RunStore, files: RunFiles) -> ExtraSection | None:
                       "operator": p["operator"], "model": p["model"], "score": p["score"],
                       "status": p["status"], "diff": diff,
                       "diff_html": highlight_diff(diff) if diff else "",
-                      "code_html": "" if previous else highlight_python(p["code"] or "")})
+                      "code_html": "" if previous else highlight_code(
+                          p["code"] or "", program_language(files))})
         previous = p
     return ExtraSection("lineage", "Lineage of the best program",
                         {"best": best[0]["id"], "steps": steps, "css": highlight_css()})

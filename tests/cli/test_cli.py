@@ -13,7 +13,7 @@ def test_problems_lists_builtins(run_cli):
     proc = run_cli("problems")
     assert proc.returncode == 0
     for name in ("sphere_lp", "rastrigin_lp", "arm_repertoire", "maze_novelty", "circle_packing",
-                 "bin_packing", "python", "program"):
+                 "bin_packing", "tsp", "tsp_rust", "python", "program"):
         assert name in proc.stdout
 
 

@@ -10,9 +10,12 @@ import pytest
 
 import qd
 from problems.program import ProgramProblemConfig
+from qd.cli.show import _program_of
 from qd.evaluation.program import ProgramEvaluator
 from qd.languages import language_named
 from qd.program.types import Status
+from qd.report.render import write_report
+from qd.report.select import Selector, load_solution
 from qd.sandbox import SandboxLimits
 from qd.sandbox.cgroup import pids_base
 from qd.store import RunStore
@@ -107,6 +110,10 @@ def test_a_c_program_evolves_to_a_better_score(scripted_llm_server, tmp_path):
     # 1 + the C branch points of the whole file (main 5, nearest_neighbour 4, two_opt 6); the
     # edits change only a constant
     assert set(complexity) == {16.0}
+    # the report and `qd show` highlight C as C (pygments' C lexer: #define is a directive)
+    assert '<span class="cp">#define' in write_report(out).read_text()
+    shown = _program_of(out, load_solution(out, Selector.parse(True, None, None)))
+    assert shown["language"] == "c" and shown["score"] == best.score
 
 
 def test_a_rust_program_evolves_to_a_better_score(scripted_llm_server, tmp_path):
