@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qd.errors import SpecError
-from qd.formats.peers import SHIM_PACKAGES
+from qd.formats.peers import SHIM_PACKAGES, check_peer_imports
 
 #: Environment variable naming the folder that generated adapters are written to.
 ADAPTER_DIR_ENV = "QD_ADAPTER_DIR"
@@ -285,3 +285,18 @@ def _absolute_imports(tree: ast.AST) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
     return names
+
+
+def check_imports(evaluator: Path, folder: Path, report: FormatReport) -> None:
+    """Check the evaluator's imports: parts of a peer package qd does not provide (refused at
+    module level, noted elsewhere) and modules that are not installed (noted).
+
+    Raises:
+        SpecError: A module-level import of a peer part qd does not provide.
+    """
+    modules = reachable_modules(evaluator, folder)
+    peer = check_peer_imports(modules)
+    if peer.refused:
+        raise SpecError(peer.refused[0])
+    report.notes += peer.notes
+    report.missing_packages = missing_imports(modules, local_modules(folder))

@@ -10,16 +10,14 @@ from qd.errors import SpecError
 from qd.formats.common import (
     FormatReport,
     carried_entries,
-    local_modules,
-    missing_imports,
+    check_imports,
     program_language,
-    reachable_modules,
     read_yaml,
     require_evaluate,
     unmapped_keys,
     write_adapter,
 )
-from qd.formats.peers import SHIM_DIR, check_peer_imports, shim_files
+from qd.formats.peers import SHIM_DIR, shim_files
 
 INITIAL = "initial_program.py"
 EVALUATOR = "evaluator.py"
@@ -88,7 +86,7 @@ def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
     if others and not cfg_path:
         report.notes.append(f"no config.yaml: qd's defaults apply; other YAML files here are "
                             f"not read ({', '.join(others)}): copy one to config.yaml to use it")
-    _check_imports(evaluator, folder, report)
+    check_imports(evaluator, folder, report)
     ev = cfg.get("evaluator") or {}
     db = cfg.get("database") or {}
     prompt = cfg.get("prompt") or {}
@@ -131,16 +129,6 @@ def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
     if run:
         data["run"] = run
     return data, report
-
-
-def _check_imports(evaluator: Path, folder: Path, report: FormatReport) -> None:
-    """Refuse module-level imports of OpenEvolve parts qd does not provide; note the rest."""
-    modules = reachable_modules(evaluator, folder)
-    peer = check_peer_imports(modules)
-    if peer.refused:
-        raise SpecError(peer.refused[0])
-    report.notes += peer.notes
-    report.missing_packages = missing_imports(modules, local_modules(folder))
 
 
 def _stages(evaluator: Path) -> int:

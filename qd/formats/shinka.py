@@ -9,16 +9,14 @@ from qd.errors import SpecError
 from qd.formats.common import (
     FormatReport,
     carried_entries,
-    local_modules,
-    missing_imports,
+    check_imports,
     program_language,
-    reachable_modules,
     read_yaml,
     require_evaluate,
     unmapped_keys,
     write_adapter,
 )
-from qd.formats.peers import SHIM_DIR, check_peer_imports, shim_files
+from qd.formats.peers import SHIM_DIR, shim_files
 
 INITIAL = "initial.py"
 EVALUATOR = "evaluate.py"
@@ -74,7 +72,7 @@ def load(folder: Path) -> tuple[dict[str, Any], FormatReport]:
     language = program_language(folder, "ShinkaEvolve", initial, evo.get("language"))
     report = FormatReport("shinka", str(folder), str(cfg_path) if cfg_path else None)
     report.unmapped = unmapped_keys(raw, MAPPED)
-    _check_imports(evaluator, folder, report)
+    check_imports(evaluator, folder, report)
     settings = {"format": "shinka", "evaluator": COPY_NAME, "shims": SHIM_DIR,
                 "text_feedback": bool(evo.get("use_text_feedback", False)),
                 "extra_args": _extra_args(job.get("extra_cmd_args")), "measure_metrics": []}
@@ -127,16 +125,6 @@ def _left_behind(folder: Path, evo: dict[str, Any], evaluator: Path) -> dict[str
     outputs += [p.name for p in folder.iterdir()
                 if p.is_dir() and (p.name == "results" or p.name.startswith("results_"))]
     return {**skip, **{name: "ShinkaEvolve's results folder" for name in outputs}}
-
-
-def _check_imports(evaluator: Path, folder: Path, report: FormatReport) -> None:
-    """Refuse module-level imports of ShinkaEvolve parts qd does not provide; note the rest."""
-    modules = reachable_modules(evaluator, folder)
-    peer = check_peer_imports(modules)
-    if peer.refused:
-        raise SpecError(peer.refused[0])
-    report.notes += peer.notes
-    report.missing_packages = missing_imports(modules, local_modules(folder))
 
 
 def _extra_args(extra: Any) -> list[str]:

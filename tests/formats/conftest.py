@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from qd.store import RunStore
 from tests.fixtures.scripted_llm import scripted_llm_server  # noqa: F401  (fixture)
+from tests.program.conftest import Reply, improving_diff, prompt_text
 
 FOREIGN = Path(__file__).resolve().parent.parent / "fixtures" / "foreign"
 OPENEVOLVE_TOY = FOREIGN / "openevolve_toy"
@@ -28,3 +30,19 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` with its bytes (to prove a run leaves it unchanged)."""
     return {str(p.relative_to(folder)): p.read_bytes()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def llm(scripted_llm_server):  # noqa: ANN001, F811
+    """The scripted server answering every prompt with an improving diff of its parent."""
+    scripted_llm_server.respond_with(lambda r: Reply(text=improving_diff(prompt_text(r))))
+    return scripted_llm_server
+
+
+def stored_rows(path: Path) -> list:
+    """Every program row of the run stored at `path`."""
+    store = RunStore.open(path, create=False)
+    try:
+        return store.programs.all()
+    finally:
+        store.close()

@@ -9,28 +9,14 @@ import pytest
 
 import qd
 from qd.cli.main import run as cli
-from qd.store import RunStore
-from tests.formats.conftest import OPENEVOLVE_C, OPENEVOLVE_FULL, SHINKA_FULL, snapshot
-from tests.program.conftest import Reply, improving_diff, prompt_text, toy_overrides
-
-
-def _rows(path):
-    store = RunStore.open(path, create=False)
-    try:
-        return store.programs.all()
-    finally:
-        store.close()
+from tests.formats.conftest import OPENEVOLVE_C, OPENEVOLVE_FULL, SHINKA_FULL, snapshot, stored_rows
+from tests.program.conftest import Reply, prompt_text, toy_overrides
 
 
 def _diff(new: str) -> str:
     return (f"<<<<<<< SEARCH\n    return [1.0, 1.0, 1.0]\n=======\n    return {new}\n"
             f">>>>>>> REPLACE\n")
 
-
-@pytest.fixture
-def llm(scripted_llm_server):
-    scripted_llm_server.respond_with(lambda r: Reply(text=improving_diff(prompt_text(r))))
-    return scripted_llm_server
 
 
 def test_openevolve_example_layout_runs_with_cascade_artifacts_and_data(llm, tmp_path):
@@ -39,7 +25,7 @@ def test_openevolve_example_layout_runs_with_cascade_artifacts_and_data(llm, tmp
     result = qd.evolve(OPENEVOLVE_FULL, out=out, overrides=toy_overrides(llm, **{
         "run.budget": "5"}))
     assert result.end.evaluations == 5  # first numbers 1, 2, 3, 4 (on target), 5
-    rows = _rows(out)
+    rows = stored_rows(out)
     first = rows[0]  # [1, 1, 1]: distance 3 to data/targets.json's [4, 1, 1]
     assert first.status == "ok" and first.score == pytest.approx(0.25)
     assert first.metrics["shape_ok"] == 1.0 and first.metrics["first"] == 1.0
@@ -62,7 +48,7 @@ def test_openevolve_cascade_threshold_stop_and_failing_stage(scripted_llm_server
     out = tmp_path / "run"
     qd.evolve(OPENEVOLVE_FULL, out=out, overrides=toy_overrides(scripted_llm_server, **{
         "run.budget": "3", "llm.retries": "0"}))
-    short, raising = [r for r in _rows(out) if r.operator != "initial"]
+    short, raising = [r for r in stored_rows(out) if r.operator != "initial"]
     # below cascade_thresholds[0]: kept with stage 1's metrics, as OpenEvolve keeps it
     assert short.status == "ok" and short.score == 0.0
     assert short.metrics == {"shape_ok": 0.0}
@@ -80,7 +66,7 @@ def test_shinka_example_layout_runs_with_run_shinka_eval(llm, tmp_path):
     result = qd.evolve(SHINKA_FULL, out=out, overrides=toy_overrides(llm, **{
         "run.budget": "4"}))
     assert result.end.evaluations == 4
-    rows = _rows(out)
+    rows = stored_rows(out)
     first = rows[0]
     assert first.status == "ok" and first.score == 3.0
     # run_shinka_eval ran the 3 runs of data/cases.json, passed by job_config.extra_cmd_args
@@ -101,7 +87,7 @@ def test_shinka_validate_fn_failure_is_invalid_with_its_message(scripted_llm_ser
     out = tmp_path / "run"
     qd.evolve(SHINKA_FULL, out=out, overrides=toy_overrides(scripted_llm_server, **{
         "run.budget": "2", "llm.retries": "0"}))
-    child = [r for r in _rows(out) if r.operator != "initial"][0]
+    child = [r for r in stored_rows(out) if r.operator != "initial"][0]
     assert child.status == "invalid"
     assert "Validation failed: run 0: need three numbers in [0, 10]" in child.reason
     assert child.metrics["num_invalid_runs"] == 3
@@ -123,7 +109,7 @@ def test_openevolve_c_program_runs_with_qds_language_setting(scripted_llm_server
     out = tmp_path / "run"
     qd.evolve(OPENEVOLVE_C, out=out, overrides=toy_overrides(scripted_llm_server, **{
         "run.budget": "2", "llm.retries": "0"}))
-    first, child = _rows(out)
+    first, child = stored_rows(out)
     assert first.score == 3.0 and "1.000000 1.000000 1.000000" in first.feedback
     assert child.status == "ok" and child.score == 11.0  # gcc built and ran the edited C
     assert "1.000000 1.000000 1.000000" in prompt_text(scripted_llm_server.completion_requests()[0])

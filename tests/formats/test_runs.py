@@ -8,23 +8,8 @@ import pytest
 
 import qd
 from qd.cli.main import run as cli
-from qd.store import RunStore
-from tests.formats.conftest import OPENEVOLVE_TOY, SHINKA_TOY, snapshot
-from tests.program.conftest import Reply, improving_diff, prompt_text, toy_overrides
-
-
-def _rows(path):
-    store = RunStore.open(path, create=False)
-    try:
-        return store.programs.all()
-    finally:
-        store.close()
-
-
-@pytest.fixture
-def llm(scripted_llm_server):
-    scripted_llm_server.respond_with(lambda r: Reply(text=improving_diff(prompt_text(r))))
-    return scripted_llm_server
+from tests.formats.conftest import OPENEVOLVE_TOY, SHINKA_TOY, snapshot, stored_rows
+from tests.program.conftest import Reply, toy_overrides
 
 
 def test_openevolve_folder_runs_unchanged_and_resumes(llm, tmp_path):
@@ -33,7 +18,7 @@ def test_openevolve_folder_runs_unchanged_and_resumes(llm, tmp_path):
     result = qd.evolve(OPENEVOLVE_TOY, out=out, overrides=toy_overrides(llm, **{
         "run.budget": "3"}))
     assert result.end.reason == "budget" and result.end.evaluations == 3
-    rows = _rows(out)
+    rows = stored_rows(out)
     first = rows[0]
     assert first.operator == "initial" and first.status == "ok" and first.score == 3.0
     assert first.metrics["balance"] == 1.0 and first.metrics["shape_ok"] == 1.0
@@ -45,7 +30,7 @@ def test_openevolve_folder_runs_unchanged_and_resumes(llm, tmp_path):
     assert "log_level" in provenance["foreign_format"]["unmapped"]
     resumed = qd.resume(out, budget=5)
     assert resumed.end.evaluations == 5
-    assert len([r for r in _rows(out) if r.status == "ok"]) == 5
+    assert len([r for r in stored_rows(out) if r.status == "ok"]) == 5
     assert snapshot(OPENEVOLVE_TOY) == before
 
 
@@ -56,7 +41,7 @@ def test_openevolve_cascade_stops_at_a_failed_stage(scripted_llm_server, tmp_pat
     out = tmp_path / "run"
     qd.evolve(OPENEVOLVE_TOY, out=out, overrides=toy_overrides(scripted_llm_server, **{
         "run.budget": "2", "llm.retries": "0"}))
-    child = [r for r in _rows(out) if r.operator != "initial" and r.status != "llm_error"][0]
+    child = [r for r in stored_rows(out) if r.operator != "initial" and r.status != "llm_error"][0]
     assert child.status == "invalid"
     assert "cascade stage 1" in child.feedback and "combined_score" not in child.metrics
 
@@ -67,7 +52,7 @@ def test_shinka_folder_runs_with_its_metrics_and_feedback(llm, tmp_path):
     result = qd.evolve(SHINKA_TOY, out=out, overrides=toy_overrides(llm, **{
         "run.budget": "3"}))
     assert result.end.evaluations == 3
-    rows = _rows(out)
+    rows = stored_rows(out)
     assert rows[0].score == 3.0 and rows[0].metrics["first"] == 1.0
     assert rows[0].metrics["last"] == 1.0 and "sum of" in rows[0].feedback
     assert max(r.score for r in rows if r.score is not None) >= 5.0
