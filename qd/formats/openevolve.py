@@ -178,8 +178,9 @@ def _measures(cfg: dict[str, Any], db: dict[str, Any],
                              "range": [0.0, 1.0], "name": name})
             metric_axes.append(name)
             report.notes.append(f"feature dimension {dim!r} is the evaluator metric {name!r}; "
-                                f"its range is assumed to be [0, 1] (set "
-                                f"problem.measures[{len(measures) - 1}].range to change it)")
+                                f"its range is assumed to be [0, 1] (to change it, convert the "
+                                f"folder with qd convert and edit axis {len(measures)} in "
+                                f"problem.toml, or --set problem.measures=[...] with every axis)")
         cells.append(max(n, 1))
     if not measures:
         measures.append({"source": "code_length", "name": "complexity",
