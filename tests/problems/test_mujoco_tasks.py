@@ -289,3 +289,21 @@ def test_stopped_and_resumed_walker_run_equals_an_uninterrupted_one(tmp_path):
     resumed, whole = archive(tmp_path / "stopped"), archive(tmp_path / "whole")
     for key in whole:
         np.testing.assert_array_equal(resumed[key], whole[key])
+
+
+@pytest.mark.parametrize("emitter", [
+    {"name": "gaussian", "sigma": 0.3},
+    {"name": "cma_me", "sigma0": 0.3},
+    {"name": "cma_mae", "sigma0": 0.3},
+])
+@pytest.mark.parametrize("backend", ["pyribs", "torch"])
+def test_every_emitter_family_evolves_a_walker_repertoire(emitter, backend):
+    spec = {
+        "problem": {"name": "walker2d_uni", "episode_length": 15, "hidden": [8]},
+        "archive": {"name": "cvt", "centroids": 32, "samples": 2000},
+        "emitters": [{"batch_size": 12, **emitter}],
+        "run": {"budget": 48, "seed": 1, "backend": backend},
+    }
+    result = qd.evolve(spec, write=False)
+    assert result.end.evaluations == 48
+    assert result.archive.stats().num_elites >= 2
