@@ -12,7 +12,13 @@ from mutators.program.rewrite import extract_code
 from problems.measure_sources import Evaluated, measure_source
 from qd.embeddings.embedders import code_hash
 from qd.errors import SpecError
-from qd.languages import detect_language, format_literal, language_named, language_registry
+from qd.languages import (
+    ToolchainError,
+    detect_language,
+    format_literal,
+    language_named,
+    language_registry,
+)
 
 C_PROGRAM = """#include <stdio.h>
 #define N 3   /* fixed: outside the block */
@@ -151,3 +157,30 @@ def test_builtin_compiled_examples_name_their_language():
     root = Path(qd.__file__).resolve().parents[1] / "problems" / "programs"
     assert qd.load_spec(root / "tsp").spec.problem.language == "c"
     assert qd.load_spec(root / "tsp_rust").spec.problem.language == "rust"
+
+
+def _folder(tmp_path: Path, name: str, code: str) -> Path:
+    (tmp_path / name).write_text(code)
+    (tmp_path / "evaluate.py").write_text("")
+    (tmp_path / "problem.toml").write_text(
+        f'[problem]\nname = "program"\ninitial = "{name}"\nevaluator = "evaluate.py"\n'
+        "[[problem.measures]]\nsource = \"lines\"\nrange = [0, 10]\n")
+    return tmp_path
+
+
+def test_markers_of_another_language_are_refused_before_the_run(tmp_path):
+    folder = _folder(tmp_path, "initial.c", "# EVOLVE-BLOCK-START\nint x;\n# EVOLVE-BLOCK-END\n")
+    with pytest.raises(SpecError, match=r"problem\.initial: no EVOLVE-BLOCK markers: put the "
+                                        r"evolvable code between a line '// EVOLVE-BLOCK-START'"):
+        qd.evolve(folder, write=False, budget=1)
+
+
+def test_a_missing_toolchain_stops_the_run_with_how_to_install_it(tmp_path):
+    wolfram = language_named("wolfram")
+    if wolfram.toolchain.available():
+        pytest.skip("wolframscript is installed here")
+    folder = _folder(tmp_path, "initial.wl",
+                     "(* EVOLVE-BLOCK-START *)\nx = 1\n(* EVOLVE-BLOCK-END *)\n")
+    with pytest.raises(ToolchainError, match=r"wolframscript is not installed \(searched PATH\); "
+                                             r"install it: https://www.wolfram.com/engine/"):
+        qd.evolve(folder, write=False, budget=1)
