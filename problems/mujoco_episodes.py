@@ -16,7 +16,6 @@ environment stepped with the same actions from the same start.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +24,7 @@ import torch
 
 from problems.locomotion_tasks import XY_LIMIT, Task
 from problems.mujoco_batch import centre_of_mass, foot_contacts
+from qd.device import one_thread
 
 
 class Physics(Protocol):
@@ -42,24 +42,6 @@ class Physics(Protocol):
     def start_sensors(self) -> torch.Tensor: ...  # noqa: D102
 
     def read(self, field: str) -> torch.Tensor: ...  # noqa: D102
-
-
-@contextlib.contextmanager
-def _one_torch_thread(device: torch.device) -> Iterator[None]:
-    """Run the per-step policy on one CPU thread: its matrices are tiny, the physics has its
-    own thread pool, and torch's intra-op threads only wait on each other (measured: a 64-64
-    MLP step over 24 policies took 0.19 ms on one thread, 3.3 ms on two, 2-core machine under
-    load). Scores do not depend on it.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass
@@ -149,7 +131,11 @@ class Rollout:
         total = torch.zeros(b, dtype=torch.float64, device=dev)
         live = torch.ones(b, dtype=torch.bool, device=dev)
         check_every = 1 if dev.type == "cpu" else 10  # each check waits for the GPU
-        with sim.scope(), torch.no_grad(), _one_torch_thread(dev):
+        # the per-step policy is tiny and the physics has its own threads: torch's intra-op
+        # threads only wait on each other (a 64-64 MLP step over 24 policies: 0.19 ms on one
+        # thread, 3.3 ms on two, 2-core machine under load); scores do not depend on it
+        cpu = one_thread() if dev.type == "cpu" else contextlib.nullcontext()
+        with sim.scope(), torch.no_grad(), cpu:
             sim.reset(b, self.qpos0, self.qvel0)
             qpos, qvel = sim.read("qpos"), sim.read("qvel")
             before = self._forward_position(sim, qpos)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 from torch import nn
+
+from qd.device import one_thread
 
 
 def _mlp(sizes: list[int], last_activation: bool) -> nn.Sequential:
@@ -17,19 +16,6 @@ def _mlp(sizes: list[int], last_activation: bool) -> nn.Sequential:
         if i < len(sizes) - 2 or last_activation:
             layers.append(nn.ELU())
     return nn.Sequential(*layers)
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one CPU thread: the model is tiny, so more threads only add contention
-    (10x slower on a busy 2-core machine), and results stop depending on the thread count.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 class Autoencoder(nn.Module):
