@@ -6,8 +6,8 @@
 #   benchmarks/peers/.venv-evotorch  evotorch 0.6.1 + torch 2.13.0 (CPU build)
 #
 # raw_pyribs.py needs no venv of its own: it runs in the repo's .venv (pyribs 0.12).
-# A venv is skipped when its marker file exists (written only after its imports succeeded);
-# a half-built one is removed and built again. Usage: bash benchmarks/peers/setup.sh [qdax|evotorch]
+# A venv is skipped when its marker file exists (written only after its imports succeeded) and
+# its imports still succeed; a half-built or broken one is removed and built again. Usage: bash benchmarks/peers/setup.sh [qdax|evotorch]
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,8 +34,11 @@ build_venv() {  # name, import-check, pip args...
     shift 2
     local venv="$HERE/.venv-$name"
     if [[ -f "$venv/$MARK" ]]; then
-        echo "setup.sh: $venv already built, skipping"
-        return 0
+        if "$venv/bin/python" -c "$check" >/dev/null 2>&1; then
+            echo "setup.sh: $venv already built, skipping"
+            return 0
+        fi
+        echo "setup.sh: $venv has its marker but its imports fail; building it again"
     fi
     probe_registry
     rm -rf "$venv"
@@ -57,11 +60,14 @@ build_venv() {  # name, import-check, pip args...
 
 if [[ "$WANT" == all || "$WANT" == qdax ]]; then
     # QDax 0.5.0's own requirements.txt pins (jax 0.4.28 era); CPU jaxlib from PyPI.
+    # brax 0.10.4 asks for mujoco and mujoco-mjx unpinned: today's mjx needs a newer jax
+    # (jax.tree_util.KeyPath) and breaks `import brax`, so both are pinned to 3.1.5, the
+    # MuJoCo of brax 0.10.4's release (May 2024). The check imports QDax's Brax tasks too.
     build_venv qdax \
-        "import jax, qdax; from qdax.core.map_elites import MAPElites; print('qdax', qdax.__version__, 'jax', jax.__version__)" \
+        "import jax, qdax; from qdax.core.map_elites import MAPElites; import qdax.tasks.brax.v1, qdax.tasks.brax.v2; print('qdax', qdax.__version__, 'jax', jax.__version__)" \
         "qdax==0.5.0" "jax==0.4.28" "jaxlib==0.4.28" "flax==0.8.5" "chex==0.1.86" \
-        "brax==0.10.4" "jumanji==0.3.1" "numpy==1.26.4" "optax==0.1.9" \
-        "scikit-learn==1.5.1" "scipy==1.10.1" "tensorflow-probability==0.24.0"
+        "brax==0.10.4" "mujoco==3.1.5" "mujoco-mjx==3.1.5" "jumanji==0.3.1" "numpy==1.26.4" \
+        "optax==0.1.9" "scikit-learn==1.5.1" "scipy==1.10.1" "tensorflow-probability==0.24.0"
 fi
 
 if [[ "$WANT" == all || "$WANT" == evotorch ]]; then
