@@ -47,7 +47,12 @@ the model's body order, as QDax's v0.5 index lookup gives them); `ant_omni`, the
 at the start of the last counted step, clipped to [-30, 30]^2. Both divide by, or stop at, the
 counted steps: an episode that terminates early is measured over the steps it lived.
 
-What differs from QDax (which simulates with Brax, by default its "spring" backend):
+What differs from QDax (which simulates with Brax: QDax 0.5.1's tasks, read here, with Brax
+v2's "spring" pipeline by default; QDax 0.5.0's `examples/mapelites.ipynb`, the last release on
+PyPI, with Brax's v1 engine, whose walker2d ends an episode below height 0.7 instead of 0.8 and
+whose ant is another robot: 10 kg torso, motor strength 350, a contact cost in the reward;
+`benchmarks/peers/robots_vs_qdax.py` runs both next to qd and `docs/robots.md` gives the
+figures):
 
 - Physics engine: MuJoCo (`mujoco` package) instead of Brax. Models: gymnasium's MJCF files
   (`gymnasium/envs/mujoco/assets`: walker2d_v5.xml, hopper.xml, half_cheetah.xml, ant.xml,
