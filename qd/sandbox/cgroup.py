@@ -13,6 +13,11 @@ from qd.sandbox.procs import kill_verified
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _base: list[str | None] = []  # [] = not probed yet; [None] = no usable pids cgroup
+_PREFIX = "qd-sandbox-"
+#: An empty run cgroup older than this was left by a qd process that died without removing it
+#: (SIGKILL): a live run's cgroup is empty only between its creation and the child joining it,
+#: and between the child's exit and its removal, a few milliseconds each.
+STALE_AFTER_S = 60.0
 
 
 class PidsCgroup:
@@ -36,7 +41,8 @@ class PidsCgroup:
         base = pids_base()
         if base is None:
             return None
-        path = os.path.join(base, f"qd-sandbox-{secrets.token_hex(8)}")
+        sweep_stale(base)
+        path = os.path.join(base, f"{_PREFIX}{secrets.token_hex(8)}")
         try:
             os.mkdir(path)
             _write(os.path.join(path, "pids.max"), str(pids_max))
@@ -93,6 +99,33 @@ class PidsCgroup:
                 return any(line.rstrip("\n").endswith(self.name) for line in handle)
         except OSError:
             return False
+
+
+def sweep_stale(base: str, older_than_s: float = STALE_AFTER_S) -> int:
+    """Remove the empty run cgroups under `base` that dead qd processes left behind.
+
+    Only empty cgroups can be removed (the kernel refuses a populated one), so a live run's
+    cgroup is never touched while it holds the run; the age rules out one being set up.
+
+    Returns:
+        Number of cgroups removed.
+    """
+    now, removed = time.time(), 0
+    try:
+        names = [n for n in os.listdir(base) if n.startswith(_PREFIX)]
+    except OSError:
+        return 0
+    for name in names:
+        path = os.path.join(base, name)
+        try:
+            stale = now - os.stat(path).st_mtime > older_than_s
+        except OSError:
+            continue
+        if stale and _rmdir(path):
+            removed += 1
+    if removed:
+        log.info("removed %d empty run cgroups left by dead qd processes", removed)
+    return removed
 
 
 def pids_base() -> str | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from qd.sandbox import modes
-from qd.sandbox.cgroup import pids_base
+from qd.sandbox.cgroup import PidsCgroup, pids_base, sweep_stale
 from tests.sandbox.conftest import describe
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def test_infinite_loop_times_out(sandbox):
     assert elapsed < 5.0
 
 
-def test_fork_bomb_is_bounded_and_killed(sandbox):
+def test_fork_bomb_is_bounded_and_killed(sandbox, monkeypatch):
     bomb = """
         import os, time
         while True:
@@ -55,7 +55,7 @@ def test_fork_bomb_is_bounded_and_killed(sandbox):
     if not sandbox.variant.use_cgroup and sandbox.variant.isolation == "process":
         if os.geteuid() == 0:
             pytest.skip("as root without a pids cgroup the process count is unbounded (documented)")
-    cgroups_before = _sandbox_cgroups()
+    created = _record_cgroups(monkeypatch)  # other qd processes on the machine make their own
     watcher = threading.Thread(target=count)
     watcher.start()
     try:
@@ -66,7 +66,9 @@ def test_fork_bomb_is_bounded_and_killed(sandbox):
     assert result.status in ("timeout", "killed", "error"), describe(result)
     helpers = 2 if sandbox.variant.isolation == "bwrap" else 0  # bwrap monitor and init
     assert 2 <= peak[0] <= limit + helpers + 2, f"saw {peak[0]} processes"
-    assert _sandbox_cgroups() <= cgroups_before
+    assert not any(os.path.exists(path) for path in created)  # removed after the run
+    if sandbox.variant.use_cgroup and pids_base() is not None:
+        assert len(created) == 1
 
 
 def test_huge_allocation_is_out_of_memory(sandbox):
@@ -355,6 +357,34 @@ def test_bwrap_hides_host_processes(sandbox):
     assert len(json.loads(result.result)) <= 3
 
 
-def _sandbox_cgroups() -> set[str]:
-    base = pids_base()
-    return {n for n in os.listdir(base) if n.startswith("qd-sandbox")} if base else set()
+def _record_cgroups(monkeypatch) -> list[str]:
+    """The paths of the run cgroups the sandbox creates from now on in this process."""
+    created: list[str] = []
+    original = PidsCgroup.create.__func__
+
+    def create(cls, pids_max):
+        cgroup = original(cls, pids_max)
+        if cgroup is not None:
+            created.append(cgroup.path)
+        return cgroup
+
+    monkeypatch.setattr(PidsCgroup, "create", classmethod(create))
+    return created
+
+
+def test_empty_run_cgroups_left_by_dead_processes_are_swept(tmp_path):
+    base = tmp_path / "pids"
+    base.mkdir()
+    stale, fresh, other = base / "qd-sandbox-dead", base / "qd-sandbox-new", base / "user-cg"
+    for path in (stale, fresh, other):
+        path.mkdir()
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    assert sweep_stale(str(base)) == 1
+    assert not stale.exists() and fresh.exists() and other.exists()
+    busy = base / "qd-sandbox-busy"  # rmdir refuses a non-empty directory, as the kernel
+    busy.mkdir()                     # refuses a populated cgroup
+    (busy / "cgroup.procs").write_text("123\n")
+    os.utime(busy, (old, old))
+    assert sweep_stale(str(base)) == 0 and busy.exists()
