@@ -142,17 +142,22 @@ def gymnasium_rate(name: str, x: torch.Tensor, repeats: int, workers: int = 1) -
 
 
 def stepping(name: str, batch: int, repeats: int) -> dict[str, float]:
+    """Median env-steps/s of each variant over `repeats` rounds, the variants interleaved
+    within a round (on a shared machine the load drifts; every variant sees the same drift)."""
     problem = make(name, threads=1)
     x = policies(problem, batch)
     controls = recorded_controls(problem, x)
     cpus = available_cpus()
-    return {
-        "qd_threads1": evaluator_rate(problem, x, repeats),
-        "qd": evaluator_rate(make(name), x, repeats),
-        "physics_only": physics_rate(problem, controls, repeats),
-        "gymnasium_sync": gymnasium_rate(name, x, repeats),
-        "gymnasium_parallel": gymnasium_rate(name, x, repeats, cpus),
+    everyone = make(name)
+    variants = {
+        "qd_threads1": lambda: evaluator_rate(problem, x, 1),
+        "qd": lambda: evaluator_rate(everyone, x, 1),
+        "physics_only": lambda: physics_rate(problem, controls, 1),
+        "gymnasium_sync": lambda: gymnasium_rate(name, x, 1),
+        "gymnasium_parallel": lambda: gymnasium_rate(name, x, 1, cpus),
     }
+    rounds = [{key: run() for key, run in variants.items()} for _ in range(repeats)]
+    return {key: median([r[key] for r in rounds]) for key in variants}
 
 
 def qd_run(name: str, budget: int) -> dict[str, float]:
@@ -172,7 +177,7 @@ def main() -> int:
     add_output_args(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    batch, repeats = (32, 1) if args.quick else (128, 3)
+    batch, repeats = (32, 1) if args.quick else (128, 5)
     budgets = {"walker2d_uni": 1000, "ant_omni": 500} if args.quick else {
         "walker2d_uni": 10000, "ant_omni": 5000}
     tasks = ("walker2d_uni", "ant_omni")

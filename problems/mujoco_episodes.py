@@ -113,9 +113,9 @@ class Rollout:
         """Run one episode per solution (B, D) on `sim`; the per-step records as tensors on the
         backend's device (the fields of `Episodes`).
         """
-        dev, dt = sim.device, sim.dtype
+        dev, dt, task = sim.device, sim.dtype, self.task
         params = solutions.detach().to(dev, dt)
-        b, steps, nf = params.shape[0], self.steps, len(self.task.feet)
+        b, steps, nf = params.shape[0], self.steps, len(task.feet)
         if b == 1:  # one row alone would take another matmul kernel than a batch
             params = params.expand(2, -1)
         policy = self.policy(params)  # type: ignore[operator]
@@ -149,7 +149,6 @@ class Rollout:
                 records["feet"][:, t] = foot_contacts(sim.start_sensors(), nf) & live[:, None]
                 qpos, qvel = sim.read("qpos"), sim.read("qvel")
                 after = self._forward_position(sim, qpos)
-                task = self.task
                 step_reward = (
                     task.forward_weight * (after - before) / self.dt
                     + task.healthy_reward
