@@ -51,7 +51,7 @@ test-all: $(STAMP) system
 	$(BIN)/python -m pytest -q -m ""
 
 # circle_packing runs the embedded model: about 40 s with --quick, 2 min full (2 cores).
-BENCHES := engine_overhead store_overhead batched_eval bandit_regret report_size llm_loop scale_out exploration circle_packing
+BENCHES := engine_overhead store_overhead batched_eval bandit_regret report_size llm_loop scale_out exploration robots circle_packing
 
 bench: $(STAMP) system
 	for b in $(BENCHES); do $(BIN)/python benchmarks/$$b.py || exit 1; done
