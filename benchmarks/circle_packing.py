@@ -1,21 +1,35 @@
 """Circle packing with the embedded local model: what the LLM proposes and who makes the elites.
 
 Runs the built-in `circle_packing` spec (problems/programs/circle_packing) through `qd.evolve`
-with the spec's defaults — the embedded Gemma 3 270M base model with its default operators
-(`infill`, next to the local `perturb_literals` and `splice`) — into a temporary run folder,
-once per seed, and reads each run's programs table back (`RunStore.open(folder,
-readonly=True).programs`). Reports per seed: evaluations, proposals by operator and by status,
-how many proposals of an LLM operator were valid and new (status "ok": evaluated, so not a
-duplicate, and a valid packing), the initial program's score and the best score, which
-operators made the final elites (LLM vs local operators vs the initial program), how many
-elites have an LLM-made program in their lineage (themselves or an ancestor), and wall time.
+on the embedded Gemma 3 270M base model, once per seed and per variant, each into a temporary
+run folder, and reads each run's programs table back (`RunStore.open(folder,
+readonly=True).programs`). Variants (`--variants`, all in one invocation so their figures are
+measured under the same load):
+
+- `default`: the spec's defaults (`completion`, `perturb_literals`, `splice`; the plain
+  sliding-window UCB; `[llm.tune]` is on but `completion` children are rarely valid);
+- `llm`: the opt-in that makes the model's proposals count: `infill` (cutting at operands of
+  arithmetic) next to `perturb_literals` and `splice`, literal tuning of its structural
+  children, and the bandit's `min_share = 0.5`;
+- `infill`: the opt-in of the first issue-17 session (`infill` cutting at any expression, no
+  tuning);
+- `llm_no_tune`, `llm_no_floor`: `llm` without tuning or without `min_share`; `llm_grammar`:
+  `llm` with the infill grammar sent to the model; `llm_power_law`: `llm` with power-law parent
+  selection (rank^-1) instead of uniform.
+
+Reports per seed: evaluations, proposals by operator and status, the share of LLM proposals
+(rows of an LLM operator that are not tuning variants) that were valid and new (status "ok":
+evaluated, so not a duplicate, and a valid packing), the evaluations spent on tuning variants,
+the initial and best scores, QD score and coverage, which operators made the final elites (a
+tuned variant counts for the LLM operator that made its structure; `llm_elites_tuned` says how
+many were tuned), how many elites have an LLM-made program in their lineage, and wall time.
 
     .venv/bin/python benchmarks/circle_packing.py [--quick] [--seeds 0 1 2] [--budget N]
-        [--save-doc] [--out PATH]
+        [--variants default llm infill] [--save-doc] [--name NAME] [--out PATH]
 
-`--quick`: seed 0, 50 evaluations (under a minute on a 2-core machine); default: seeds 0, 1, 2,
-100 evaluations each (about 2 min). Writes runs/bench/circle_packing.json; with `--save-doc`
-docs/bench/circle_packing_quick.json or _full.json. A rerun with the same seed gives somewhat
+`--quick`: seed 0, 50 evaluations; default: seeds 0, 1, 2, 100 evaluations each. Writes
+runs/bench/circle_packing.json; with `--save-doc` docs/bench/circle_packing_quick.json or
+_full.json (`--name` changes the file name). A rerun with the same seed gives somewhat
 different figures (proposals run 4 at a time and the bandit's rewards are per second spent,
 so timing changes the choices).
 """
@@ -23,7 +37,6 @@ so timing changes the choices).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -43,6 +56,22 @@ from qd.program.types import Status  # noqa: E402
 from qd.store import RunStore  # noqa: E402
 
 SPEC = "circle_packing"
+#: The embedded model's proposals made to count (opt-in): infill cutting at operands, literal
+#: tuning of its structural children (`[llm.tune]`, on by default for base-model operators)
+#: and a bandit that keeps every arm above half an equal share of the pulls.
+LLM = ['llm.operators=["infill", "perturb_literals", "splice"]',
+       'llm.bandit={name="sliding_window_ucb", window=100, exploration=0.15, '
+       'cost_mode="per_cost", min_share=0.5}']
+VARIANTS: dict[str, list[str]] = {
+    "default": [],
+    "llm": LLM,
+    "infill": ['llm.operators=[{name="infill", cuts="expressions"}, "perturb_literals", '
+               '"splice"]', "llm.tune={steps=0}"],
+    "llm_no_tune": [*LLM, "llm.tune={steps=0}"],
+    "llm_no_floor": [LLM[0]],
+    "llm_grammar": [*LLM, 'llm.models=[{model="local", mode="completion", grammar=true}]'],
+    "llm_power_law": [*LLM, 'llm.selector={name="power_law", alpha=1.0}'],
+}
 
 
 def _kind(operator: str) -> str:
@@ -53,12 +82,21 @@ def _kind(operator: str) -> str:
     return "llm" if operator_registry.get(operator).needs_llm else "local"
 
 
-def run_seed(seed: int, budget: int, folder: Path,
-             operators: list[str] | None = None) -> dict[str, Any]:
-    """One run of the spec (with `operators` instead of its defaults); its outcome read back
-    from the run store."""
+def _llm_ancestry(by_id: dict[int, Any], pid: int) -> bool:
+    """Whether an LLM operator made `pid` or any of its ancestors."""
+    seen, todo = set(), [pid]
+    while todo:
+        p = by_id[todo.pop()]
+        if _kind(p.operator) == "llm":
+            return True
+        todo += [q for q in p.parents if q not in seen and q in by_id]
+        seen.update(p.parents)
+    return False
+
+
+def run_seed(seed: int, budget: int, folder: Path, overrides: list[str]) -> dict[str, Any]:
+    """One run of the spec with `overrides`; its outcome read back from the run store."""
     t0 = time.perf_counter()
-    overrides = [f"llm.operators={json.dumps(operators)}"] if operators else []
     result = qd.evolve(SPEC, budget=budget, seed=seed, out=folder, overrides=overrides)
     wall = time.perf_counter() - t0
     arms = [{"model": None if model is None else model.model, "operator": op.name}
@@ -68,109 +106,127 @@ def run_seed(seed: int, budget: int, folder: Path,
     evaluated = Status.evaluated_statuses()
     by_operator: dict[str, dict[str, int]] = {}
     for p in programs:
-        counts = by_operator.setdefault(p.operator, {})
+        counts = by_operator.setdefault(p.operator + (" (tuning)" if p.tuned_from else ""), {})
         counts[str(p.status)] = counts.get(str(p.status), 0) + 1
-    by_status = Counter(str(p.status) for p in programs)
-    llm = [p for p in programs if _kind(p.operator) == "llm"]
-    llm_status = Counter(str(p.status) for p in llm)
     by_id = {p.id: p for p in programs}
-    initial = next(p for p in programs if not p.parents)
+    llm = [p for p in programs if _kind(p.operator) == "llm" and p.tuned_from is None]
+    tuning = [p for p in programs if p.tuned_from is not None]
     ok = [p for p in programs if p.status is Status.OK and p.score is not None]
     best = max(ok, key=lambda p: p.score)  # type: ignore[arg-type,return-value]
     llm_ok = [p for p in llm if p.status is Status.OK and p.score is not None]
-    improved = [p for p in llm_ok
-                if by_id[p.parents[0]].score is not None
+    improved = [p for p in llm_ok if by_id[p.parents[0]].score is not None
                 and p.score > by_id[p.parents[0]].score]  # type: ignore[operator]
-    elite_ids = [int(s[0]) for s in result.archive.elites()["solution"]]
-    elite_ops = Counter(by_id[i].operator for i in elite_ids)
-    elite_kinds = Counter(_kind(by_id[i].operator) for i in elite_ids)
-
-    def llm_ancestry(pid: int) -> bool:
-        """Whether an LLM operator made `pid` or any of its ancestors."""
-        seen, todo = set(), [pid]
-        while todo:
-            p = by_id[todo.pop()]
-            if _kind(p.operator) == "llm":
-                return True
-            todo += [q for q in p.parents if q not in seen and q in by_id]
-            seen.update(p.parents)
-        return False
+    elites = [by_id[int(s[0])] for s in result.archive.elites()["solution"]]
+    stats = result.archive.stats()
     return {
-        "seed": seed,
-        "budget": budget,
-        "end_reason": result.end.reason,
-        "arms": arms,
+        "seed": seed, "budget": budget, "end_reason": result.end.reason, "arms": arms,
         "evaluations": sum(1 for p in programs if p.status in evaluated),
         "proposals": len(programs),
-        "by_status": dict(sorted(by_status.items())),
+        "by_status": dict(sorted(Counter(str(p.status) for p in programs).items())),
         "by_operator": {op: dict(sorted(c.items())) for op, c in sorted(by_operator.items())},
         "llm_proposals": len(llm),
-        "llm_by_status": dict(sorted(llm_status.items())),
+        "llm_by_status": dict(sorted(Counter(str(p.status) for p in llm).items())),
         "llm_evaluated": sum(1 for p in llm if p.status in evaluated),
         "llm_valid_new": len(llm_ok),
+        "llm_valid_new_share": len(llm_ok) / len(llm) if llm else None,
         "llm_improved_on_parent": len(improved),
         "llm_best_score": max((p.score for p in llm_ok), default=None),
+        "llm_calls": result.programs.s.client.ledger.totals().calls,
+        "tuning_evaluations": sum(1 for p in tuning if p.status in evaluated),
+        "tuned_children": len({p.tuned_from for p in tuning}),
         "valid_evaluations": len(ok),
-        "initial_score": initial.score,
-        "best_score": best.score,
-        "best_operator": best.operator,
-        "best_generation": best.generation,
-        "elites": len(elite_ids),
-        "elites_by_operator": dict(sorted(elite_ops.items())),
-        "elites_by_kind": {k: elite_kinds.get(k, 0) for k in ("llm", "local", "initial")},
-        "elites_with_llm_ancestry": sum(llm_ancestry(i) for i in elite_ids),
+        "initial_score": next(p for p in programs if not p.parents).score,
+        "best_score": best.score, "best_operator": best.operator,
+        "best_tuned": best.tuned_from is not None, "best_generation": best.generation,
+        "qd_score": stats.qd_score, "coverage": stats.coverage,
+        "elites": len(elites),
+        "elites_by_operator": dict(sorted(Counter(p.operator for p in elites).items())),
+        "elites_by_kind": {k: sum(_kind(p.operator) == k for p in elites)
+                           for k in ("llm", "local", "initial")},
+        "llm_elites_tuned": sum(_kind(p.operator) == "llm" and p.tuned_from is not None
+                                for p in elites),
+        "elites_with_llm_ancestry": sum(_llm_ancestry(by_id, p.id) for p in elites),
         "llm_latency_s": sum(p.llm_latency_s for p in programs),
         "eval_s": sum(p.eval_s or 0.0 for p in programs),
         "wall_s": wall,
     }
 
 
+def totals(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sums over the seeds of one variant, the share of valid new LLM proposals, and the seeds
+    with at least one LLM-made final elite."""
+    keys = ("evaluations", "valid_evaluations", "proposals", "llm_proposals", "llm_evaluated",
+            "llm_valid_new", "llm_improved_on_parent", "llm_calls", "tuning_evaluations",
+            "elites", "llm_elites_tuned", "elites_with_llm_ancestry", "wall_s")
+    total: dict[str, Any] = {key: sum(r[key] for r in runs) for key in keys}
+    total["elites_by_kind"] = {k: sum(r["elites_by_kind"][k] for r in runs)
+                               for k in ("llm", "local", "initial")}
+    total["llm_valid_new_share"] = (total["llm_valid_new"] / total["llm_proposals"]
+                                    if total["llm_proposals"] else None)
+    total["seeds_with_llm_elite"] = sum(r["elites_by_kind"]["llm"] > 0 for r in runs)
+    total["best_score"] = [r["best_score"] for r in runs]
+    total["qd_score"] = [r["qd_score"] for r in runs]
+    return total
+
+
+def _report(name: str, budget: int, runs: list[dict[str, Any]]) -> None:
+    print_table(f"{name}: circle_packing with the embedded model, {budget} evaluations per seed",
+                ["seed", "evals", "valid", "LLM props", "LLM ok", "share", "tuning evals",
+                 "best", "QD score", "elites LLM (tuned)/local/init", "LLM lineage", "wall s"],
+                [[r["seed"], r["evaluations"], r["valid_evaluations"], r["llm_proposals"],
+                  r["llm_valid_new"], r["llm_valid_new_share"], r["tuning_evaluations"],
+                  r["best_score"], r["qd_score"],
+                  f"{r['elites_by_kind']['llm']} ({r['llm_elites_tuned']})/"
+                  f"{r['elites_by_kind']['local']}/{r['elites_by_kind']['initial']}",
+                  r["elites_with_llm_ancestry"], r["wall_s"]] for r in runs])
+    statuses = sorted({s for r in runs for c in r["by_operator"].values() for s in c})
+    print_table(f"{name}: proposals by operator and status (all seeds)", ["operator", *statuses],
+                [[op, *[sum(r["by_operator"].get(op, {}).get(s, 0) for r in runs)
+                        for s in statuses]]
+                 for op in sorted({op for r in runs for op in r["by_operator"]})])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="seed 0, 50 evaluations (under a minute on 2 cores)")
+    parser.add_argument("--quick", action="store_true", help="seed 0, 50 evaluations")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="seeds (default 0 with --quick, else 0 1 2)")
     parser.add_argument("--budget", type=int, default=None,
                         help="evaluations per seed (default 50 with --quick, else 100)")
-    parser.add_argument("--operators", nargs="+", default=None,
-                        help="llm.operators instead of the spec's defaults, e.g. infill "
-                        "perturb_literals splice (its JSON is named circle_packing_<first>)")
+    parser.add_argument("--variants", nargs="+", default=["default"], choices=sorted(VARIANTS),
+                        help="configurations to compare, run seed by seed in this order")
+    parser.add_argument("--name", default="circle_packing", help="JSON file name stem")
     add_output_args(parser)
     args = parser.parse_args()
     seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1, 2])
     budget = args.budget if args.budget is not None else (50 if args.quick else 100)
-    runs = []
+    results: dict[str, list[dict[str, Any]]] = {v: [] for v in args.variants}
     with tempfile.TemporaryDirectory(prefix="qd-bench-circle-") as tmp:
-        for seed in seeds:
-            runs.append(run_seed(seed, budget, Path(tmp) / f"seed-{seed}", args.operators))
-            r = runs[-1]
-            print(f"seed {seed}: {r['evaluations']} evaluations, best {r['best_score']:.4f} "
-                  f"({r['wall_s']:.0f} s)", flush=True)
-    print_table(f"circle_packing with the embedded model, {budget} evaluations per seed",
-                ["seed", "evals", "valid", "props", "LLM props", "LLM ok", "LLM > parent",
-                 "initial", "best", "best by", "elites LLM/local/init", "LLM lineage",
-                 "wall s"],
-                [[r["seed"], r["evaluations"], r["valid_evaluations"], r["proposals"],
-                  r["llm_proposals"], r["llm_valid_new"], r["llm_improved_on_parent"],
-                  r["initial_score"], r["best_score"], r["best_operator"],
-                  "/".join(str(r["elites_by_kind"][k]) for k in ("llm", "local", "initial")),
-                  r["elites_with_llm_ancestry"], r["wall_s"]] for r in runs])
-    statuses = sorted({s for r in runs for c in r["by_operator"].values() for s in c})
-    print_table("proposals by operator and status (all seeds)", ["operator", *statuses],
-                [[op, *[sum(r["by_operator"].get(op, {}).get(s, 0) for r in runs)
-                        for s in statuses]]
-                 for op in sorted({op for r in runs for op in r["by_operator"]})])
-    total = {key: sum(r[key] for r in runs) for key in
-             ("evaluations", "valid_evaluations", "proposals", "llm_proposals", "llm_evaluated",
-              "llm_valid_new", "llm_improved_on_parent", "elites",
-              "elites_with_llm_ancestry")}
-    total["elites_by_kind"] = {k: sum(r["elites_by_kind"][k] for r in runs)
-                               for k in ("llm", "local", "initial")}
-    payload = {"spec": SPEC, "seeds": seeds, "budget": budget, "operators": args.operators,
-               "runs": runs, "total": total}
-    name = f"circle_packing_{args.operators[0]}" if args.operators else "circle_packing"
-    print(f"wrote {write_result(name, payload, args)}")
+        for seed in seeds:  # seed-major: every variant of a seed under similar load
+            for variant in args.variants:
+                folder = Path(tmp) / f"{variant}-seed-{seed}"
+                r = run_seed(seed, budget, folder, VARIANTS[variant])
+                results[variant].append(r)
+                print(f"{variant} seed {seed}: {r['evaluations']} evaluations, best "
+                      f"{r['best_score']:.4f}, QD {r['qd_score']:.2f}, LLM ok "
+                      f"{r['llm_valid_new']}/{r['llm_proposals']}, LLM elites "
+                      f"{r['elites_by_kind']['llm']} ({r['wall_s']:.0f} s)", flush=True)
+    for variant, runs in results.items():
+        _report(variant, budget, runs)
+    summary = {v: totals(runs) for v, runs in results.items()}
+    print_table("variants compared (all seeds)",
+                ["variant", "LLM ok / props", "share", "seeds with LLM elite",
+                 "LLM elites (tuned)", "best per seed", "QD score per seed", "wall s"],
+                [[v, f"{t['llm_valid_new']}/{t['llm_proposals']}", t["llm_valid_new_share"],
+                  f"{t['seeds_with_llm_elite']}/{len(seeds)}",
+                  f"{t['elites_by_kind']['llm']} ({t['llm_elites_tuned']})",
+                  " ".join(f"{x:.3f}" for x in t["best_score"]),
+                  " ".join(f"{x:.2f}" for x in t["qd_score"]), t["wall_s"]]
+                 for v, t in summary.items()])
+    payload = {"spec": SPEC, "seeds": seeds, "budget": budget,
+               "variants": {v: VARIANTS[v] for v in args.variants},
+               "runs": results, "total": summary}
+    print(f"wrote {write_result(args.name, payload, args)}")
     return 0
 
 

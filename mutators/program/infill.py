@@ -3,8 +3,10 @@
 A small base model rarely writes a whole new function that runs, but it can finish one line.
 The prompt is the completion prompt (`completion.j2`: the fixed code, the parent's function as
 `<name>_v0`, then `<name>_v1`) whose new version repeats the parent's body up to one line and
-that line up to the start of one of its expressions, drawn at random (a call argument, an
-operand, a constant, ...). The model continues to the end of that line (stop at the newline);
+that line up to the start of one of its expressions, drawn at random (by default an operand of
+arithmetic, such as `0.25` or `np.cos(angle)` in `0.25 * np.cos(angle)`: cut elsewhere, a call
+argument or a right-hand side, the new line broke most programs). The model continues to the
+end of that line (stop at the newline; a GBNF grammar for models that take one);
 the child is the parent with that line's tail replaced. Answers that do not compile or give the
 parent back are rejections, so the proposer asks again, up to `samples` short calls per
 proposal (llama.cpp's server ignores `n`, so one sample a call).
@@ -22,6 +24,7 @@ from pydantic import Field
 from mutators.program.blocks import ProgramTemplate, TemplateError
 from mutators.program.checks import finish, same_program, syntax_problem
 from mutators.program.completion import EvolvableFunction, find_function, skeleton
+from mutators.program.grammar import line_grammar
 from mutators.program.operators import OperatorBase, OperatorConfig, register_operator
 from mutators.program.prompts import render_raw
 from mutators.program.types import MutationContext, OperatorError, Prompt, Proposal
@@ -42,6 +45,12 @@ class InfillConfig(OperatorConfig):
     max_tokens: int = Field(64, ge=8, description="Suggested limit on generated tokens.")
     show_task: bool = Field(False, description="Write the task as comments at the top (a base "
                             "model does not follow it; it lengthens every call).")
+    grammar: bool = Field(True, description="Send a GBNF grammar (balanced brackets, the cut's "
+                          "open brackets closed, one line) to models that take grammars.")
+    cuts: Literal["operands", "expressions"] = Field(
+        "operands", description="Where lines are cut: at an operand of arithmetic (the rest "
+        "of a formula; any expression when the function has none), or at any expression "
+        "(call arguments, right-hand sides too, which breaks more programs).")
 
 
 def block_functions(source: str) -> list[str]:
@@ -57,18 +66,29 @@ def block_functions(source: str) -> list[str]:
             and any(a <= node.lineno and node.end_lineno <= b for a, b in spans)]
 
 
-def cut_points(source: str, function: EvolvableFunction) -> list[tuple[int, int]]:
+def _operands(tree: ast.AST) -> set[ast.AST]:
+    """The operands of the arithmetic (binary operations) in `tree`."""
+    return {child for node in ast.walk(tree) if isinstance(node, ast.BinOp)
+            for child in (node.left, node.right)}
+
+
+def cut_points(source: str, function: EvolvableFunction,
+               operands: bool = False) -> list[tuple[int, int]]:
     """Where a line of `function`'s body may be cut: (1-based line, character column).
 
     Each is the start of an expression that lies on one line after the docstring, and not at
-    the line's first character (the model keeps the statement's start).
+    the line's first character (the model keeps the statement's start); with `operands`, only
+    of an operand of a binary operation (`0.25` or `np.cos(angle)` in `0.25 * np.cos(angle)`).
     """
     tree = ast.parse(source)
     body_first = function.body_first_line
     lines = source.splitlines()
+    allowed = _operands(tree) if operands else None
     points = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.expr) or node.end_lineno != node.lineno:
+            continue
+        if allowed is not None and node not in allowed:
             continue
         if not body_first <= node.lineno <= function.last_line:
             continue
@@ -80,8 +100,11 @@ def cut_points(source: str, function: EvolvableFunction) -> list[tuple[int, int]
 
 
 def build_infill_prompt(parent: str, task: str, rng: np.random.Generator,
-                        name: str | None = None) -> tuple[str, dict[str, Any]]:
-    """The prompt text (ending mid-line) and the state `infill` needs.
+                        name: str | None = None,
+                        cuts: str = "expressions") -> tuple[str, dict[str, Any]]:
+    """The prompt text (ending mid-line) and the state `infill` needs. `cuts`: "operands" cuts
+    at an operand of arithmetic, or at any expression when the function has none;
+    "expressions" at any expression.
 
     Raises:
         OperatorError: No function inside the blocks, or none with a line to cut.
@@ -89,7 +112,8 @@ def build_infill_prompt(parent: str, task: str, rng: np.random.Generator,
     order = [name] if name else (block_functions(parent) or [None])
     for candidate in order:
         target = find_function(parent, candidate)
-        points = cut_points(parent, target)
+        points = (cuts == "operands" and cut_points(parent, target, operands=True)) \
+            or cut_points(parent, target)
         if points:
             break
     else:
@@ -159,9 +183,12 @@ class InfillOperator(OperatorBase):
         """
         cfg = self.config
         task = ctx.task if cfg.show_task else ""
-        text, state = build_infill_prompt(ctx.parent.code, task, rng, cfg.function)
+        text, state = build_infill_prompt(ctx.parent.code, task, rng, cfg.function, cfg.cuts)
+        grammar = (line_grammar(state["prefix"], state["old"][len(state["prefix"]):])
+                   if cfg.grammar else None)
         return Prompt(self.name, "completion", text=text, stop=STOP,
-                      max_tokens=cfg.max_tokens, temperature=cfg.temperature, state=state)
+                      max_tokens=cfg.max_tokens, temperature=cfg.temperature, state=state,
+                      grammar=grammar)
 
     def apply(self, ctx: MutationContext, prompt: Prompt, response_text: str) -> Proposal:
         """Replace the cut line's tail with the model's text."""

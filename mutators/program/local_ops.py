@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Literal
@@ -56,6 +56,7 @@ def perturb_value(value: int | float, rng: np.random.Generator, sigma: float) ->
 
 def perturb_literals(source: str, rng: np.random.Generator, max_count: int = 3,
                      sigma: float = 0.1, include_ints: bool = False,
+                     literals: Sequence[NumericLiteral] | None = None,
                      language: Language = PYTHON) -> tuple[str | None, str]:
     """Change 1 to `max_count` numeric literals inside the EVOLVE-BLOCKs.
 
@@ -65,13 +66,16 @@ def perturb_literals(source: str, rng: np.random.Generator, max_count: int = 3,
         max_count: Most literals changed.
         sigma: Relative size of a change.
         include_ints: Whether int literals may change too.
+        literals: The literals that may change (e.g. those of some lines only, or found by
+            another language's parser); default: `find_literals(source, include_ints)`.
         language: The program's language (its literals' syntax and its syntax check).
 
     Returns:
         (child, note) with a note listing each change, or (None, reason) when the blocks hold
         no literal that can change.
     """
-    literals = find_literals(source, include_ints, language)
+    if literals is None:
+        literals = find_literals(source, include_ints, language)
     if not literals:
         return None, "no numeric literal inside the EVOLVE-BLOCKs to perturb"
     count = int(rng.integers(1, min(max_count, len(literals)) + 1))

@@ -61,6 +61,8 @@ class Prompt:
         max_tokens: Suggested upper bound on generated tokens.
         temperature: Suggested sampling temperature, or None for the client's default.
         state: What the operator needs back in `apply` (e.g. the cut point of a completion).
+        grammar: A GBNF grammar for the answer (llama.cpp), sent only to models that take
+            grammars (`ModelConfig.grammar`); None: none.
     """
 
     operator: str
@@ -71,6 +73,7 @@ class Prompt:
     max_tokens: int | None = None
     temperature: float | None = None
     state: Mapping[str, Any] = field(default_factory=dict)
+    grammar: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode == "chat" and (not self.messages or self.text is not None):

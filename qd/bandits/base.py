@@ -57,6 +57,11 @@ class BanditConfig(ComponentConfig):
     cost_mode: CostMode = Field("ignore", description="ignore | per_cost | budget.")
     budget: float | None = Field(None, gt=0, description="Total cost allowed (budget mode).")
     horizon: int | None = Field(None, ge=1, description="Planned pulls, to pace the budget.")
+    min_share: float = Field(0.0, ge=0.0, le=1.0, description="Forced exploration, as a "
+                             "fraction of an equal share: an allowed arm with fewer than "
+                             "min_share / arms of the pulls so far is pulled next (the furthest "
+                             "behind first), so an arm that failed a few times early is still "
+                             "tried; 0.5 keeps each of 3 arms above 1/6 of the pulls. 0: off.")
 
     @model_validator(mode="after")
     def _budget_needs_budget(self) -> BanditConfig:
@@ -193,8 +198,19 @@ class BanditBase:
 
     # -- choosing ---------------------------------------------------------------------------
     def select(self) -> int:
-        """Choose the next arm."""
-        return int(self._choose(self.allowed()))
+        """Choose the next arm: one behind its `min_share` of the pulls, else the policy's."""
+        allowed = self.allowed()
+        behind = self.behind(allowed)
+        if behind.any():
+            return self.argmax(np.where(behind, -self.stats.pulls, -np.inf), behind)
+        return int(self._choose(allowed))
+
+    def behind(self, allowed: np.ndarray) -> np.ndarray:
+        """The allowed arms pulled less than `min_share / n_arms` of all pulls."""
+        share = self.config.min_share / self.n_arms
+        if share <= 0 or self.t == 0:
+            return np.zeros(self.n_arms, dtype=bool)
+        return allowed & (self.stats.pulls < share * self.t)
 
     def _choose(self, allowed: np.ndarray) -> int:
         raise NotImplementedError
@@ -269,7 +285,8 @@ class BanditBase:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a state saved by `state_dict` of a bandit with the same config and arms."""
-        if state["config"] != self.config.model_dump(mode="json") or state["n_arms"] != self.n_arms:
+        saved = bandit_config(state["config"]).model_dump(mode="json")  # options added since
+        if saved != self.config.model_dump(mode="json") or state["n_arms"] != self.n_arms:
             raise ValueError("state was saved by a bandit with another config or arm count")
         self.t, self.spent = int(state["t"]), float(state["spent"])
         self.scale = float(state["scale"])

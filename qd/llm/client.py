@@ -70,7 +70,8 @@ class LLMClient:
             await asyncio.to_thread(load_litellm)
 
     async def complete(self, model_cfg: ModelConfig, prompt: Prompt, *,
-                       logprobs: int | None = None, **overrides: Any) -> LLMResponse:
+                       logprobs: int | None = None, grammar: str | None = None,
+                       **overrides: Any) -> LLMResponse:
         """Complete `prompt` with the model of `model_cfg`, retrying transient failures.
 
         Args:
@@ -78,6 +79,8 @@ class LLMClient:
             prompt: Text (chat mode sends it as one user message), or chat messages.
             logprobs: Ask for the top-`logprobs` tokens of each generated position
                 (`LLMResponse.top_logprobs`; servers that do not give them answer without).
+            grammar: A GBNF grammar the answer must follow, sent as `grammar` in the request
+                body (llama.cpp's server); only for models with `grammar = true`.
             **overrides: Per-call values of request fields (`temperature`, `max_tokens`,
                 `stop`, `timeout_s`, `max_retries`, `backoff_s`).
 
@@ -88,10 +91,16 @@ class LLMClient:
             LLMError: The call failed: at once for auth / bad-request errors, after
                 `max_retries` retries for timeouts, rate limits, 5xx, connection errors and
                 empty answers.
-            ValueError: Invalid overrides, or chat messages given to a completion-mode model.
+            ValueError: Invalid overrides, chat messages given to a completion-mode model,
+                or a grammar for a model without `grammar = true`.
         """
         cfg = model_cfg.with_overrides(**overrides)
         kwargs = self._request_kwargs(cfg, prompt)
+        if grammar is not None:
+            if not cfg.grammar:
+                raise ValueError(f"model {cfg.key!r} does not take grammars; set grammar = "
+                                 "true for a llama.cpp server")
+            kwargs["extra_body"] = {"grammar": grammar}
         if logprobs is not None:
             if cfg.mode == "chat":
                 kwargs.update(logprobs=True, top_logprobs=logprobs)

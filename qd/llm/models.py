@@ -45,6 +45,9 @@ class ModelConfig(StrictModel):
             price table (set 0 for a local model).
         cost_per_1k_output: USD per 1000 completion tokens; same rule.
         operators: Names of the variation operators that may use this model; None: all.
+        grammar: Send the grammars operators have for their answers (llama.cpp GBNF, a
+            `grammar` field in the request body): only for endpoints that take them, such as
+            llama.cpp's server, the embedded model's (OpenAI's API refuses unknown fields).
     """
 
     model: str = Field(min_length=1)
@@ -63,6 +66,7 @@ class ModelConfig(StrictModel):
     cost_per_1k_input: float | None = Field(default=None, ge=0)
     cost_per_1k_output: float | None = Field(default=None, ge=0)
     operators: tuple[str, ...] | None = None
+    grammar: bool = False
 
     @field_validator("api_key_env")
     @classmethod

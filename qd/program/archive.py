@@ -7,7 +7,7 @@ pyribs sees is the one-element vector `[program_id]`, and the code lives in the 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,21 @@ class ProgramArchive:
     def stats(self) -> ArchiveStats:
         """QD score, coverage, best, number of elites."""
         return self.archive.stats()
+
+    def provenance(self, lookup: Callable[[int], Program | None]) -> dict[str, dict[str, int]]:
+        """Which operators made the elites, by `lookup(id)` of their records ("initial": the
+        initial program, "unknown": no record). A literal-tuning variant counts under the
+        operator that made its structure (its `operator`), and again in `elites_tuned`.
+        """
+        made: Counter[str] = Counter()
+        tuned: Counter[str] = Counter()
+        for pid in self.ids().tolist():
+            row = lookup(int(pid))
+            name = row.operator if row is not None else "unknown"
+            made[name] += 1
+            tuned[name] += row is not None and row.tuned_from is not None
+        return {"elites_by_operator": dict(sorted(made.items())),
+                "elites_tuned": {k: v for k, v in sorted(tuned.items()) if v}}
 
 
 def program_archive(spec: Any) -> ProgramArchive:

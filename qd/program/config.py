@@ -28,12 +28,57 @@ from qd.llm.models import ModelConfig
 #: The `model` value that stands for the embedded local model.
 LOCAL_MODEL = "local"
 #: Operators the embedded base model can use by default (it cannot follow chat instructions).
-#: `infill` makes far more valid new proposals than `completion` on circle packing, but its
-#: runs ended with lower QD scores at equal evaluations, so it is opt-in (README, "Small local
-#: models"; benchmarks/circle_packing.py --operators infill perturb_literals splice).
+#: `infill` with `[llm.tune]` and a bandit `min_share` makes the model's proposals count (on
+#: circle packing 88% valid and new, model-made elites in every seed, QD score +25%) but at
+#: equal evaluations the best score was lower in 7 of 8 paired runs (by 0.06 on average), so it
+#: is opt-in (docs/operators.md, "Making a base model count";
+#: benchmarks/circle_packing.py --variants default llm).
 LOCAL_OPERATORS = ("completion", "perturb_literals", "splice")
 #: Operators for instruction-tuned chat models.
 CHAT_OPERATORS = ("diff", "rewrite", "crossover", "perturb_literals", "splice")
+
+
+class TuneSection(StrictModel):
+    """`[llm.tune]`: tune the numeric literals of a model-made child that changed the program's
+    structure, before its operator is rewarded (`qd/program/tuning.py`, docs/operators.md).
+    """
+
+    steps: int = Field(8, ge=0, le=64, description="Most literal variants evaluated per tuned "
+                       "child (0: off); each is one evaluation of run.budget.")
+    operators: list[str] | None = Field(
+        None, description="Operators whose valid children are tuned; default: the model "
+        "operators in completion mode (base models, whose edits are small and whose constants "
+        "are the parent's).")
+    gap: float = Field(0.1, ge=0.0, description="Tune only a child that scored within this "
+                       "fraction of the objective range below the archive's best (a child far "
+                       "below, e.g. a degenerate program alone in its cell, is not worth "
+                       "evaluations; 1: every valid child).")
+    patience: int = Field(3, ge=0, description="Stop after this many variants in a row that "
+                          "are not better (0: use every step).")
+    max_count: int = Field(2, ge=1, le=50, description="Most literals changed per variant.")
+    sigma: float = Field(0.1, gt=0.0, le=5.0, description="Relative size of a change.")
+    focus: float = Field(0.5, ge=0.0, le=1.0, description="Chance that a variant changes only "
+                         "literals on the lines the operator edited (when those have any).")
+    include_ints: bool = Field(False, description="Whether int literals are tuned too.")
+
+    @field_validator("operators")
+    @classmethod
+    def _operators(cls, value: list[str] | None) -> list[str] | None:
+        return _known_operators(value, allow_empty=True)
+
+
+def _known_operators(value: list[str] | None, allow_empty: bool = False) -> list[str] | None:
+    if value is None:
+        return value
+    from mutators.program import operator_registry
+
+    for name in value:
+        if name not in operator_registry:
+            raise ValueError(f"unknown operator {name!r}; choose from: "
+                             f"{', '.join(operator_registry.names())}")
+    if not value and not allow_empty:
+        raise ValueError("needs at least one operator")
+    return value
 
 
 def _default_bandit() -> dict[str, Any]:
@@ -49,8 +94,9 @@ class LLMSection(StrictModel):
         default_factory=lambda: [ModelConfig(model=LOCAL_MODEL, mode="completion")],
         min_length=1,
     )
-    operators: list[str] | None = Field(
-        None, description="Operator names; default: by the models' modes."
+    operators: list[str | dict[str, Any]] | None = Field(
+        None, description="Operators: names, or tables with a name and options (e.g. "
+        '{name = "infill", samples = 6}); default: by the models\' modes.'
     )
     bandit: dict[str, Any] = Field(default_factory=_default_bandit)
     arms: str = Field("pairs", pattern="^(pairs|factorised)$")
@@ -65,6 +111,8 @@ class LLMSection(StrictModel):
         "valid program (0: never)."
     )
     reward_new_cell: float = Field(0.1, ge=0, description="Bandit reward for filling a new cell.")
+    tune: TuneSection = Field(default_factory=TuneSection, description="Literal tuning of "
+                              "model-made children ([llm.tune]).")
     usd_per_second: float = Field(
         1e-4, gt=0, description="Exchange rate of the bandit's cost between time and money: "
         "a proposal costs its dollars + its seconds (model call + evaluation) x this rate "
@@ -89,17 +137,16 @@ class LLMSection(StrictModel):
 
     @field_validator("operators")
     @classmethod
-    def _operators(cls, value: list[str] | None) -> list[str] | None:
+    def _operators(cls, value: list[str | dict[str, Any]] | None
+                   ) -> list[str | dict[str, Any]] | None:
         if value is None:
             return value
-        from mutators.program import operator_registry
+        from mutators.program import operator_config
 
-        for name in value:
-            if name not in operator_registry:
-                raise ValueError(f"unknown operator {name!r}; choose from: "
-                                 f"{', '.join(operator_registry.names())}")
-        if not value:
-            raise ValueError("needs at least one operator")
+        for entry in value:
+            if isinstance(entry, dict):  # a name with options: validated by its config model
+                _validated(operator_config, entry)
+        _known_operators([e if isinstance(e, str) else str(e.get("name")) for e in value])
         return value
 
 

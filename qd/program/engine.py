@@ -3,8 +3,10 @@
 K proposal workers run at once; each asks the bandit for a (model, operator) arm, draws parents
 from the archive with the selector, proposes a child (LLM call or local operator), rejects
 (near-)duplicates before paying for evaluation, and evaluates the child in the sandbox, with at
-most M evaluations in flight. Every proposal, failure and cost goes to the run store as it
-happens; bandit and selector state are saved after every evaluation, so resume restores them.
+most M evaluations in flight. A valid child of a tuned operator that changed the program's
+structure has its literals tuned before its arm is rewarded (`qd/program/tuning.py`). Every
+proposal, failure and cost goes to the run store as it happens; bandit and selector state are
+saved after every evaluation, so resume restores them (`qd/program/restore.py`).
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from mutators.program.types import MutationContext
 from qd.events import EngineListener, ProgramStatus, RunEnd, RunStart
 from qd.llm._litellm import quiet_unclosed_sessions
 from qd.program.budget import CallBudget, CallTicket
+from qd.program.parents import mutation_context
+from qd.program.restore import restore_program_run
 from qd.program.setup import ProgramSetup
 from qd.program.types import Evaluation, Program, Status
 from qd.store import RunStore
@@ -128,20 +131,12 @@ class ProgramEngine:
         reason = self._stop_reason or self._limit_reached() or "budget"
         self._status()  # the final state: nothing in flight any more
         end = RunEnd(self.evaluations, self.evaluations, self.elapsed_s, self.s.archive.stats(),
-                     reason, {"elites_by_operator": self._elites_by_operator()})
+                     reason, self.s.archive.provenance(
+                         lambda pid: None if self.programs is None else self.programs.get(pid)))
         self._save_state()
         for listener in self.listeners:
             listener.on_end(end)
         return end
-
-    def _elites_by_operator(self) -> dict[str, int]:
-        """How many of the final elites each operator made ("initial": the initial program)."""
-        counts: dict[str, int] = {}
-        for pid in self.s.archive.ids().tolist():
-            row = self.programs.get(int(pid)) if self.programs is not None else None
-            name = row.operator if row is not None else "unknown"
-            counts[name] = counts.get(name, 0) + 1
-        return dict(sorted(counts.items()))
 
     async def _worker(self, index: int) -> None:
         rng = np.random.default_rng([self.s.seed, 7919, index, self._next_id])
@@ -180,47 +175,107 @@ class ProgramEngine:
 
     async def _one(self, pid: int, arm: int, calls: CallTicket, rng: np.random.Generator) -> None:
         model, operator = self.s.arm(arm)
-        ctx = self._context(operator, rng)
+        ctx = mutation_context(self.s, self.records, operator, rng)
         result = await self.s.proposer.propose(operator, model, ctx, rng, calls)
         prop = result.proposal
         parents = (ctx.parent.id,)
         if ctx.second_parent is not None and getattr(operator, "parents", 1) > 1:
             parents += (ctx.second_parent.id,)
-        row = dict(id=pid, parents=parents, generation=self._generation(parents),
-                   operator=prop.operator, model=result.model, cost_usd=result.cost_usd,
-                   prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                   llm_latency_s=result.latency_s)
+        row = Program(id=pid, code=prop.code, parents=parents,
+                      generation=self._generation(parents), operator=prop.operator,
+                      model=result.model, reason=prop.reason, reward=0.0,
+                      cost_usd=result.cost_usd, prompt_tokens=result.prompt_tokens,
+                      completion_tokens=result.completion_tokens,
+                      llm_latency_s=result.latency_s)
         # A proposal that is never evaluated still used a slot that could have evaluated
         # something: charge it a typical evaluation, so cheap failures do not look attractive.
         cost = self.s.cost_of(result.cost_usd, result.latency_s + self._mean_eval_s())
         if not prop.ok:
             status = Status.LLM_ERROR if result.llm_error else Status.REJECTED
-            self._record(Program(code=None, code_hash=None, island=0, status=status,
-                                 reason=prop.reason, reward=0.0, **row))
+            self._record(replace(row, status=status))
             self._failed(arm, status, cost)
             return
-        verdict = self.s.novelty.check(prop.code, near=prop.operator not in self.s.exact_only)
-        if not verdict.novel:
-            self._record(Program(code=prop.code, code_hash=verdict.code_hash, island=0,
-                                 status=Status.DUPLICATE, reason=verdict.reason, reward=0.0,
-                                 **row))
-            self._failed(arm, Status.DUPLICATE, cost)
+        outcome = await self._submit(row, near=prop.operator not in self.s.exact_only)
+        if isinstance(outcome, Status):  # a duplicate, or judged not new: never evaluated
+            self._failed(arm, outcome, cost)
             return
-        rejection = (await self.s.judge.screen(prop.code, self.s.archive.ids(), self.records)
+        tuner = self.s.tuner
+        tune = tuner is not None and outcome.ok and tuner.wants(prop.operator, ctx.parent.code,
+                                                                prop.code)
+        cost = self.s.cost_of(result.cost_usd, result.latency_s + outcome.eval_s)
+        reward = self._finish(pid, prop.code, parents, outcome, arm, None if tune else cost)
+        if tune:  # the arm is told once tuning is over
+            await self._tune(row, ctx.parent.code, arm, reward, result, outcome.eval_s, rng)
+
+    async def _submit(self, row: Program, near: bool) -> Evaluation | Status:
+        """Store a proposal with code and evaluate it, unless it (near-)duplicates an earlier
+        one or the judge finds it not new: then it is stored with that status, returned.
+        """
+        assert row.code is not None
+        verdict = self.s.novelty.check(row.code, near=near)
+        if not verdict.novel:
+            self._record(replace(row, code_hash=verdict.code_hash, status=Status.DUPLICATE,
+                                 reason=verdict.reason))
+            return Status.DUPLICATE
+        rejection = (await self.s.judge.screen(row.code, self.s.archive.ids(), self.records)
                      if self.s.judge is not None else None)
         if rejection is not None:  # the judge finds it not interestingly new: never evaluated
-            self._record(Program(code=prop.code, code_hash=verdict.code_hash, island=0,
-                                 status=Status.REJECTED, reason=rejection, reward=0.0, **row))
-            self._failed(arm, Status.REJECTED, cost)
-            return
-        self.s.novelty.add(prop.code)
-        self._record(Program(code=prop.code, code_hash=verdict.code_hash, island=0,
-                             status=Status.PROPOSED, reason=prop.reason, **row))
-        for parent in parents:
+            self._record(replace(row, code_hash=verdict.code_hash, status=Status.REJECTED,
+                                 reason=rejection))
+            return Status.REJECTED
+        self.s.novelty.add(row.code)
+        self._record(replace(row, code_hash=verdict.code_hash, status=Status.PROPOSED,
+                             reward=None))
+        for parent in row.parents:
             self.s.archive.note_child(parent)
-        outcome = await self._evaluate(prop.code)
-        self._finish(pid, prop.code, parents, outcome, arm,
-                     self.s.cost_of(result.cost_usd, result.latency_s + outcome.eval_s))
+        return await self._evaluate(row.code)
+
+    async def _tune(self, child: Program, parent_code: str, arm: int, reward: float,
+                    result: Any, eval_s: float, rng: np.random.Generator) -> None:
+        """Tune the literals of the evaluated `child` when its score makes it worth it
+        (qd/program/tuning.py), then reward its arm once: the best reward of the child and its
+        variants against the child's parents, for the model call and every evaluation.
+        """
+        rewards, seconds = [reward], [eval_s]
+
+        async def evaluate(code: str, parent: Program, note: str) -> Program | None:
+            pid = await self._claim()
+            if pid is None:
+                return None
+            try:
+                row = Program(id=pid, code=code, parents=(parent.id,),
+                              generation=self._generation((parent.id,)),
+                              operator=child.operator, reason=note, tuned_from=child.id)
+                outcome = await self._submit(row, near=False)
+                if isinstance(outcome, Status):
+                    return replace(row, status=outcome)
+                seconds.append(outcome.eval_s)
+                rewards.append(self._finish(pid, code, row.parents, outcome, None, None,
+                                            reward_parents=child.parents))
+                return self.records.get(pid, replace(row, status=outcome.status))
+            finally:
+                async with self._lock:
+                    self.reserved -= 1
+
+        record, best = self.records[child.id], self.s.archive.best()
+        if best is None or self.s.tuner.worth_it(record.score, best[1]):
+            await self.s.tuner.tune(record, parent_code, rng, evaluate)
+        if self.programs is not None and len(rewards) > 1:
+            self.programs.set_reward(child.id, max(rewards))
+        self.s.bandit.update(arm, max(rewards),
+                             self.s.cost_of(result.cost_usd, result.latency_s + sum(seconds)))
+        self._save_state()
+
+    async def _claim(self) -> int | None:
+        """Reserve an evaluation and an id outside the arm loop (a tuning variant), or None
+        when a limit leaves no room.
+        """
+        async with self._lock:
+            if self._limit_reached() is not None:
+                return None
+            self.reserved += 1
+            self._next_id += 1
+            return self._next_id - 1
 
     async def _evaluate(self, code: str) -> Evaluation:
         async with self.s.eval_slots:
@@ -235,27 +290,6 @@ class ProgramEngine:
         return self._eval_time / self._eval_count if self._eval_count else 1.0
 
     # --- bookkeeping -------------------------------------------------------------------------
-
-    def _context(self, operator: Any, rng: np.random.Generator) -> MutationContext:
-        pool = self.s.archive.pool()
-        if len(pool) == 0:
-            parent = self.records[1]
-            return MutationContext(parent=parent, task=self.s.task, language=self.s.language)
-        positions = self.s.selector.select(pool, 2 if len(pool) > 1 else 1)
-        ids = [int(pool.ids[p]) for p in positions]
-        parent = self.records[ids[0]]
-        second = self.records[ids[1]] if len(ids) > 1 else None
-        if second is None and getattr(operator, "parents", 1) > 1:
-            # one elite so far: any other valid program can be the second parent
-            others = [pid for pid in self.records if pid != ids[0]
-                      and self.records[pid].score is not None]
-            if others:
-                second = self.records[others[int(rng.integers(len(others)))]]
-        order = np.argsort(-pool.objectives)
-        inspirations = tuple(self.records[int(pool.ids[i])] for i in order
-                             if int(pool.ids[i]) != ids[0])[: self.s.settings.inspirations]
-        return MutationContext(parent=parent, second_parent=second, inspirations=inspirations,
-                               task=self.s.task, language=self.s.language)
 
     def _generation(self, parents: tuple[int, ...]) -> int:
         return 1 + max((self.generations.get(p, 0) for p in parents), default=-1)
@@ -303,7 +337,13 @@ class ProgramEngine:
             self.request_stop("stagnation")
 
     def _finish(self, pid: int, code: str, parents: tuple[int, ...], outcome: Evaluation,
-                arm: int | None, cost: float) -> None:
+                arm: int | None, cost: float | None,
+                reward_parents: tuple[int, ...] | None = None) -> float:
+        """Record an evaluation, offer the program to the archive and return its reward: its
+        gain over the best of `reward_parents` (default: its parents), plus the new-cell bonus.
+        The reward is stored when an `arm` proposed it, and the bandit told when `cost` is
+        given too (a tuned child's arm is told after tuning).
+        """
         self.counts[Status.PROPOSED] = max(0, self.counts[Status.PROPOSED] - 1)
         self.counts[outcome.status] += 1
         self.evaluations += 1
@@ -318,7 +358,8 @@ class ProgramEngine:
                                         metrics=outcome.metrics, feedback=outcome.feedback)
             insertion = self.s.archive.add(pid, outcome.score, outcome.measures)
             added = insertion.added
-            scores = [self.records[p].score for p in parents if p in self.records]
+            scores = [self.records[p].score for p in reward_parents or parents
+                      if p in self.records]
             parent_score = max((x for x in scores if x is not None), default=self.s.worst)
             reward = self.s.reward(outcome.score, parent_score, insertion.new_cell)
             self.failures_in_a_row = 0
@@ -330,7 +371,7 @@ class ProgramEngine:
                                  metrics=outcome.metrics, feedback=outcome.feedback,
                                  eval_s=outcome.eval_s, reward=reward if arm is not None else None)
         self._settle(pid, code if outcome.ok else None)
-        if arm is not None:
+        if arm is not None and cost is not None:
             self.s.bandit.update(arm, reward, cost)
         if parents:
             self.s.selector.feedback(list(parents[:1]), [added], [pid])
@@ -343,6 +384,7 @@ class ProgramEngine:
             self.store.metrics.add(metrics)
         for listener in self.listeners:
             listener.on_iteration(metrics)
+        return reward
 
     async def _evaluate_initial(self) -> None:
         code = self.s.initial_code
@@ -389,33 +431,10 @@ class ProgramEngine:
         self.store.component_state.put_many(self.s.state_dicts(), self.evaluations)
 
     def _restore(self) -> None:
-        if self.programs is None:
+        state = restore_program_run(self.s, self.store) if self.store is not None else None
+        if state is None:
             return
-        rows = self.programs.all()
-        if not rows:
-            return
-        for key in self.s.state_dicts():
-            stored = self.store.component_state.get(key)
-            if stored is not None:
-                self.s.load_state(key, stored[1])
-        for row in rows:
-            if row.code is not None and row.status is not Status.REJECTED:
-                self.s.novelty.add(row.code)
-            for parent in row.parents:
-                self.s.archive.note_child(parent)
-            self.generations[row.id] = row.generation
-            self.counts[row.status] += 1
-            if row.status.evaluated:
-                self.evaluations += 1
-            if row.status is Status.OK and row.code is not None:
-                self.records[row.id] = row
-                self.s.archive.add(row.id, row.score, row.measures)
-            elif row.id == 1 and row.code is not None:
-                self.records[1] = Program(1, row.code)
-        if self.s.projection is not None:  # the embedding fits as of the stored programs
-            self.s.projection.replay(rows)
-            self.records.update(self.s.projection.rebuild(self.s.archive, self.records))
-        self._next_id = rows[-1].id + 1
-        metrics = self.store.metrics.all()
-        self._elapsed_before = metrics[-1].elapsed_s if metrics else 0.0
-
+        self.records, self.generations, self.counts = (state.records, state.generations,
+                                                       state.counts)
+        self.evaluations, self._next_id = state.evaluations, state.next_id
+        self._elapsed_before = state.elapsed_s

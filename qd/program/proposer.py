@@ -75,6 +75,8 @@ class Proposer:
                 overrides["max_tokens"] = prompt.max_tokens
             if prompt.temperature is not None and model.temperature is None:
                 overrides["temperature"] = prompt.temperature
+            if prompt.grammar is not None and model.grammar:
+                overrides["grammar"] = prompt.grammar
             start = time.monotonic()
             response: LLMResponse | None = None
             try:

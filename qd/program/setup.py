@@ -36,6 +36,7 @@ from qd.program.config import (
 )
 from qd.program.novelty import NoveltyFilter
 from qd.program.proposer import Proposer
+from qd.program.tuning import LiteralTuner, tuned_operators
 from qd.sandbox import SandboxLimits
 from qd.seeds import derive_seeds
 from qd.selection import make_selector, selector_from_state
@@ -73,6 +74,7 @@ class ProgramSetup:
     extra_state: dict[str, Any] = field(default_factory=dict)
     projection: EmbeddingProjection | None = None  # set when a measure has source = "embedding"
     judge: Any = None  # a qd.judge.Judge, set by the session when the spec has [judge]
+    tuner: LiteralTuner | None = None  # literal tuning of model-made children ([llm.tune])
     language: Language = PYTHON  # the programs' language, its syntax check in the run's sandbox
 
     def keep_embeddings_in(self, store: Any) -> None:
@@ -229,6 +231,8 @@ def build_program_setup(spec: SpecBase, models: list[ModelConfig]) -> ProgramSet
         exact_only=frozenset(novelty.exact_only),
         projection=embedding_projection(problem),
         language=language,
+        tuner=LiteralTuner(settings.tune, tuned_operators(settings.tune, operators), language,
+                           max(best - worst, 1e-12)) if settings.tune.steps else None,
     )
 
 

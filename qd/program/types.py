@@ -141,6 +141,9 @@ class Program:
         llm_latency_s: Seconds its model call took.
         eval_s: Seconds its evaluation took, None when not evaluated.
         reward: Reward the bandit got for it, None when no arm proposed it.
+        tuned_from: For a literal-tuning variant (`qd.program.tuning`): the id of the child
+            whose structure `operator` made and whose numeric literals this program tunes;
+            None for every other proposal.
     """
 
     id: int
@@ -163,6 +166,7 @@ class Program:
     llm_latency_s: float = 0.0
     eval_s: float | None = None
     reward: float | None = None
+    tuned_from: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))

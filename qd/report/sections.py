@@ -73,7 +73,7 @@ COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#7f7f7f", "#bcbd22", "#17becf")
 _PROGRAM_COLUMNS = ("id", "parents", "code", "operator", "model", "status", "reason", "score",
                     "metrics", "feedback", "cost_usd", "prompt_tokens", "completion_tokens",
-                    "reward", "created")
+                    "reward", "created", "tuned_from")
 
 
 def program_language(files: RunFiles) -> str:
@@ -169,8 +169,9 @@ def arms_section(store: RunStore, files: RunFiles) -> ExtraSection | None:
     arms: dict[tuple[str | None, str | None], dict[str, Any]] = {}
     series: dict[str, list[list[int]]] = {}
     for index, p in enumerate(programs, start=1):
-        key = (p["model"], p["operator"])
-        arm = arms.setdefault(key, {"model": p["model"], "operator": p["operator"],
+        # literal-tuning variants of a model's child: no arm pull, shown apart from the arm
+        key = (p["model"], p["operator"] + (" (tuning)" if p["tuned_from"] else ""))
+        arm = arms.setdefault(key, {"model": p["model"], "operator": key[1],
                                     "name": arm_name(*key), "pulls": 0, "rewards": [],
                                     "cost_usd": 0.0, "valid": 0})
         arm["pulls"] += 1
@@ -264,9 +265,26 @@ def failures_section(store: RunStore, files: RunFiles) -> ExtraSection | None:
                          "reasons": top, "distinct_reasons": len(reasons)})
 
 
+def elite_operators_section(store: RunStore, files: RunFiles) -> ExtraSection | None:
+    """Which operators made the final elites (summary.json of a finished program run): a
+    literal-tuning variant counts for the operator that made its structure, and is counted
+    again as tuned.
+    """
+    summary = files.summary or {}
+    made = summary.get("elites_by_operator")
+    if not made:
+        return None
+    tuned = summary.get("elites_tuned") or {}
+    rows = [{"operator": name, "elites": count, "tuned": tuned.get(name, 0)}
+            for name, count in sorted(made.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return ExtraSection("elite-operators", "Elites by operator",
+                        {"rows": rows, "total": sum(made.values())})
+
+
 #: Loaders run in this order; their sections appear in this order after the core sections
 #: (and after the rollout views of the run's problem, `qd.report.rollouts`).
-SECTION_LOADERS: list[SectionLoader] = [top_programs_section, lineage_section, arms_section,
+SECTION_LOADERS: list[SectionLoader] = [elite_operators_section, top_programs_section,
+                                        lineage_section, arms_section,
                                         llm_cost_section, failures_section,
                                         component_state_section]
 

@@ -109,5 +109,9 @@ CREATE TABLE IF NOT EXISTS embeddings (
     created REAL NOT NULL
 );
 """,
+    """
+-- a literal-tuning variant names the child whose structure its operator made
+ALTER TABLE programs ADD COLUMN tuned_from INTEGER;
+""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,7 +18,8 @@ from qd.store.connection import Database
 
 _COLUMNS = ("id", "parents", "code", "code_hash", "generation", "island", "operator", "model",
             "status", "reason", "score", "measures", "metrics", "feedback", "cost_usd",
-            "prompt_tokens", "completion_tokens", "llm_latency_s", "eval_s", "reward")
+            "prompt_tokens", "completion_tokens", "llm_latency_s", "eval_s", "reward",
+            "tuned_from")
 _ALL_COLUMNS = {*_COLUMNS, "created", "evaluated"}
 
 
@@ -55,6 +56,11 @@ class ProgramStore:
                  None if measures is None else json.dumps(list(measures)),
                  json.dumps(dict(metrics)), feedback, eval_s, time.time(), reward, program_id),
             )
+
+    def set_reward(self, program_id: int, reward: float) -> None:
+        """Replace the bandit reward of a proposal (e.g. once its literals were tuned)."""
+        with self._db.write("record a reward") as conn:
+            conn.execute("UPDATE programs SET reward=? WHERE id=?", (reward, program_id))
 
     def get(self, program_id: int) -> Program | None:
         """One program by id."""

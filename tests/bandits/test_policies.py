@@ -108,3 +108,27 @@ def test_bad_updates_are_rejected(name):
             bandit.update(arm, reward, cost)
     with pytest.raises(ValueError):
         make_bandit({"name": name}, 0)
+
+
+@pytest.mark.parametrize("name", LEARNING)
+def test_min_share_keeps_every_arm_pulled(name):
+    """An arm that never pays (rate 0) and costs 5x is abandoned by the cost-aware policies,
+    but gets its `min_share` of the pulls with the floor; the floor changes nothing else."""
+    rates, costs = (0.0, 0.3, 0.5), (5.0, 1.0, 1.0)
+    plain = make_bandit({"name": name, "cost_mode": "per_cost"}, 3, seed=3)
+    floored = make_bandit({"name": name, "cost_mode": "per_cost", "min_share": 0.6}, 3, seed=3)
+    counts = [np.bincount(play(b, 400, rates=rates, costs=costs), minlength=3)
+              for b in (plain, floored)]
+    assert counts[0][0] < 0.2 * 400
+    assert counts[1][0] >= 0.2 * 400 - 1
+    assert counts[1][2] > counts[1][1]  # still learns which of the others is better
+
+
+def test_min_share_one_is_equal_shares_and_old_states_load():
+    bandit = make_bandit({"name": "ucb1", "min_share": 1.0}, 2, seed=0)
+    counts = np.bincount(play(bandit, 100, rates=(0.0, 1.0)), minlength=2)
+    assert abs(counts[0] - 50) <= 1
+    state = make_bandit({"name": "ucb1"}, 3, seed=0).state_dict()
+    del state["config"]["min_share"]  # saved before the option existed
+    bandit_from_state(state)
+    make_bandit({"name": "ucb1"}, 3, seed=0).load_state_dict(state)

@@ -99,6 +99,39 @@ def test_a_run_asks_again_until_an_answer_is_new(scripted_llm_server, tmp_path):
 def test_infill_is_opt_in_and_checked_for_exact_duplicates_only():
     from qd.program.config import LOCAL_OPERATORS, NoveltySection
 
-    # measured: lower best scores than completion at equal evaluations (README), so opt-in
+    # measured: lower best scores than the default at equal evaluations (README), so opt-in
     assert LOCAL_OPERATORS[0] == "completion" and "infill" not in LOCAL_OPERATORS
     assert "infill" in NoveltySection().exact_only  # one edited line is no near-duplicate
+
+
+def test_operand_cuts_lie_inside_arithmetic_and_fall_back_to_any_expression():
+    function = find_function(CIRCLES, "construct_packing")
+    every = cut_points(CIRCLES, function)
+    operands = cut_points(CIRCLES, function, operands=True)
+    assert operands and set(operands) < set(every)
+    lines = CIRCLES.splitlines()
+    for line_no, column in operands:  # a cut right after an arithmetic operator or before one
+        before = lines[line_no - 1][:column].rstrip()
+        rest = lines[line_no - 1][column:]
+        assert before[-1] in "+-*/%(" or re.match(r"[\w.()\[\], ]+ *[-+*/%]", rest), (before, rest)
+    ret = lines.index("    return centers, compute_max_radii(centers)") + 1
+    assert (ret, 11) in every and all(n != ret for n, _ in operands)
+    for seed in range(10):  # the default cuts at operands
+        _, state = build_infill_prompt(CIRCLES, "", np.random.default_rng(seed), cuts="operands")
+        assert (state["line"], len(state["prefix"])) in operands
+    toy = find_function(TOY_CODE, "solve")  # no arithmetic: any expression
+    _, state = build_infill_prompt(TOY_CODE, "", np.random.default_rng(0), cuts="operands")
+    assert (state["line"], len(state["prefix"])) in cut_points(TOY_CODE, toy)
+
+
+def test_operators_with_options_in_the_spec():
+    from qd.errors import SpecError
+    from qd.program.setup import _operators_for
+
+    spec = qd.load_spec(TOY, overrides=[
+        'llm.operators=[{name = "infill", samples = 2, cuts = "expressions"}, "splice"]']).spec
+    infill_op, splice_op = _operators_for(spec.llm)
+    assert (infill_op.samples, infill_op.config.cuts, splice_op.name) == (2, "expressions",
+                                                                          "splice")
+    with pytest.raises(SpecError, match="llm.operators.*cutz"):
+        qd.load_spec(TOY, overrides=['llm.operators=[{name = "infill", cutz = 1}]'])

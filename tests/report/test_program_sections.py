@@ -26,7 +26,8 @@ from tests.fixtures.scripted_llm import Reply, ScriptedLLMServer
 from tests.program.conftest import TOY, improving_diff, prompt_text, toy_overrides
 from tests.report.conftest import assert_offline_and_clean
 
-PROGRAM_SECTIONS = ("top-programs", "lineage", "arms", "llm-cost", "failures")
+PROGRAM_SECTIONS = ("elite-operators", "top-programs", "lineage", "arms", "llm-cost",
+                    "failures")
 #: A long task of several paragraphs, with a word far wider than any table cell.
 LONG_TASK = ("Make solve() return three numbers in [0, 10] with the largest possible sum. " * 6
              + "\n\nConstraints:\n- every number is a float\n- "
@@ -155,6 +156,16 @@ def test_cost_and_failures_match_the_store(program_run):
     reasons = Counter(r["reason"] for r in rows if r["status"] != "ok" and r["reason"])
     assert {r["reason"]: r["count"] for r in failures["reasons"]} == dict(reasons.most_common(10))
     assert failures["statuses"]["rejected"] >= 2 and len(reasons) >= 2
+
+
+def test_elite_operators_are_the_summarys(program_run):
+    payload = sections(program_run)["elite-operators"].payload
+    summary = json.loads((program_run / "summary.json").read_text())
+    assert {r["operator"]: r["elites"] for r in payload["rows"]} == \
+        summary["elites_by_operator"]
+    assert payload["total"] == summary["num_elites"] > 0
+    assert all(r["tuned"] == summary["elites_tuned"].get(r["operator"], 0)
+               for r in payload["rows"])
 
 
 def test_program_sections_render_only_for_program_runs(program_run, grid_run):
