@@ -6,11 +6,12 @@ run folder, and reads each run's programs table back (`RunStore.open(folder,
 readonly=True).programs`). Variants (`--variants`, all in one invocation so their figures are
 measured under the same load):
 
-- `default`: the spec's defaults (`completion`, `perturb_literals`, `splice`; the plain
-  sliding-window UCB; `[llm.tune]` is on but `completion` children are rarely valid);
-- `llm`: the opt-in that makes the model's proposals count: `infill` (cutting at operands of
+- `default`: the built-in spec as it is (since issue 17 the settings of `llm`);
+- `llm`: the settings that make the model's proposals count: `infill` (cutting at operands of
   arithmetic) next to `perturb_literals` and `splice`, literal tuning of its structural
   children, and the bandit's `min_share = 0.5`;
+- `completion`: the base models' default operators (`completion`, `perturb_literals`,
+  `splice`) with the plain sliding-window UCB: the built-in spec before issue 17;
 - `infill`: the opt-in of the first issue-17 session (`infill` cutting at any expression, no
   tuning);
 - `llm_no_tune`, `llm_no_floor`: `llm` without tuning or without `min_share`; `llm_grammar`:
@@ -63,8 +64,11 @@ LLM = ['llm.operators=["infill", "perturb_literals", "splice"]',
        'llm.bandit={name="sliding_window_ucb", window=100, exploration=0.15, '
        'cost_mode="per_cost", min_share=0.5}']
 VARIANTS: dict[str, list[str]] = {
-    "default": [],
+    "default": [],  # the built-in spec: since issue 17 the same settings as "llm"
     "llm": LLM,
+    "completion": ['llm.operators=["completion", "perturb_literals", "splice"]',
+                   'llm.bandit={name="sliding_window_ucb", window=100, exploration=0.15, '
+                   'cost_mode="per_cost"}'],
     "infill": ['llm.operators=[{name="infill", cuts="expressions"}, "perturb_literals", '
                '"splice"]', "llm.tune={steps=0}"],
     "llm_no_tune": [*LLM, "llm.tune={steps=0}"],

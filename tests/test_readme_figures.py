@@ -139,12 +139,12 @@ def test_the_small_local_models_figures_match_their_json() -> None:
     text = README.read_text()
     start = text.index("**Small local models.**")
     paragraph = text[start:text.index("\n\n", start)]
-    span = paragraph[paragraph.index("On circle packing"):paragraph.index("Operators and prompts")]
+    span = paragraph[paragraph.index("Measured in one invocation"):
+                     paragraph.index("Operators, tuning and prompts")]
     sentences = re.split(r"(?<=\.)\s+(?=[A-Z])", " ".join(span.split()))
     cited = [s for s in sentences if JSON_REF.search(s)]
     assert {r for s in cited for r in JSON_REF.findall(s)} == {
-        "docs/bench/circle_packing_quick.json", "docs/bench/circle_packing_full.json",
-        "docs/bench/circle_packing_infill_full.json"}
+        "docs/bench/circle_packing_issue17_full.json"}
     for sentence in sentences:
         refs = JSON_REF.findall(sentence)
         values: set[float] = set()
