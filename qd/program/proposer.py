@@ -4,6 +4,7 @@ with one retry that shows the model why its previous answer was rejected.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -51,9 +52,11 @@ class Proposer:
         refuses is not made and the last rejection stands. A failed call's time until it
         failed is its latency.
         """
+        # An operator's propose / apply may run the language's syntax check (a compiler in the
+        # sandbox, ~0.2 s for C): in a thread, so the run's other proposals and evaluations go on.
         if not operator.needs_llm:
             try:
-                return ProposalResult(operator.propose(ctx, rng), None)
+                return ProposalResult(await asyncio.to_thread(operator.propose, ctx, rng), None)
             except OperatorError as err:  # e.g. nothing to splice yet: a rejection, not a crash
                 return ProposalResult(Proposal.reject(operator.name, str(err)), None)
         totals = {"cost_usd": 0.0, "prompt_tokens": 0, "completion_tokens": 0, "latency_s": 0.0}
@@ -98,7 +101,7 @@ class Proposer:
             totals["prompt_tokens"] += response.prompt_tokens
             totals["completion_tokens"] += response.completion_tokens
             totals["latency_s"] += response.latency_s
-            proposal = operator.apply(ctx, prompt, response.text)
+            proposal = await asyncio.to_thread(operator.apply, ctx, prompt, response.text)
             if proposal.ok:
                 break
             ctx = dataclasses.replace(ctx, last_failure=proposal.reason)
