@@ -48,8 +48,8 @@ demo: $(STAMP) system
 	run=runs/demo-circle_packing-$$(date +%Y%m%d-%H%M%S); \
 	$(BIN)/qd evolve circle_packing --out $$run && $(BIN)/qd report $$run
 
-# Every test not marked slow (pyproject addopts: -m 'not slow'): 976 of 979 tests, about
-# 12 min on 2 cores; includes the embedded-model end-to-end run and the kill/resume tests.
+# Every test not marked slow (pyproject addopts: -m 'not slow'): 1258 of 1261 tests, about
+# 10-12 min on 2 cores; includes the embedded-model end-to-end run and the kill/resume tests.
 test: $(STAMP) system
 	$(BIN)/python -m pytest -q
 
