@@ -115,26 +115,25 @@ class MujocoLocomotion(LocomotionRollouts, TorchProblem):
     def _physics(self, config: MujocoTaskConfig) -> Physics:
         """The physics backend `config.physics` names (see the module docstring)."""
         m, task = self.model, self.task
+        forward = task.observation == "humanoid" or task.forward_com  # see MujocoBatch
         choice = config.physics
         if choice == "auto":
             choice = "warp" if self.device.type == "cuda" else "mujoco"
-            if choice == "warp":
-                try:
-                    from problems.mujoco_warp_batch import check_supported
+        if choice == "warp":
+            from problems.mujoco_warp_batch import WarpBatch
 
-                    check_supported(m, self.task_name)
-                except SpecError as exc:
-                    logger.warning("%s: MuJoCo on the CPU instead of MuJoCo Warp: %s",
-                                   self.task_name, exc)
-                    choice = "mujoco"
-            logger.info("%s: physics %s", self.task_name, choice)
-        forward = task.observation == "humanoid" or task.forward_com  # see MujocoBatch
-        if choice == "mujoco":
-            return MujocoBatch(m, task.frame_skip, config.threads, forward)
-        from problems.mujoco_warp_batch import WarpBatch, check_supported
-
-        check_supported(m, self.task_name)
-        return WarpBatch(m, task.frame_skip, self.device, forward)
+            try:
+                sim = WarpBatch(m, task.frame_skip, self.device, forward, self.task_name)
+            except SpecError as exc:
+                if config.physics == "warp":
+                    raise
+                logger.warning("%s: MuJoCo on the CPU instead of MuJoCo Warp: %s",
+                               self.task_name, exc)
+            else:
+                logger.info("%s: physics warp on %s", self.task_name, self.device)
+                return sim
+        logger.info("%s: physics mujoco", self.task_name)
+        return MujocoBatch(m, task.frame_skip, config.threads, forward)
 
     def _start_state(self, config: MujocoTaskConfig) -> tuple[np.ndarray, np.ndarray]:
         m, task = self.model, self.task

@@ -63,18 +63,6 @@ def warp_device(device: torch.device) -> str:
     return "cpu"
 
 
-def check_supported(model: mujoco.MjModel, task: str) -> None:
-    """Refuse, with the fix, a model MuJoCo Warp cannot simulate (e.g. the PGS solver)."""
-    _, mjw = _modules()
-    try:
-        mjw.put_model(model)
-    except NotImplementedError as exc:
-        raise SpecError(
-            f"problem.physics: MuJoCo Warp cannot simulate {task}'s model ({exc}); "
-            "use physics = 'mujoco' (MuJoCo on the CPU)"
-        ) from exc
-
-
 class WarpBatch:
     """B simulations of one model in MuJoCo Warp, with torch views of their fields.
 
@@ -83,21 +71,33 @@ class WarpBatch:
         frame_skip: Physics steps per control step.
         device: The torch device of the run (CUDA, or the CPU for checks).
         forward: Compute the derived fields (`read`) of the new state after each control step.
+        task: The task's name, for the message when MuJoCo Warp cannot simulate its model.
+
+    Raises:
+        SpecError: MuJoCo Warp is not installed, or cannot simulate the model (e.g. the PGS
+            solver); the message gives the fix.
     """
 
     name: ClassVar[str] = "warp"
     dtype = torch.float32
 
     def __init__(self, model: mujoco.MjModel, frame_skip: int, device: torch.device,
-                 forward: bool = False) -> None:
+                 forward: bool = False, task: str = "this task") -> None:
         self.wp, self.mjw = _modules()
         self.model = model
         self.frame_skip = frame_skip
         self.forward = forward
         self.device = torch.device(device)
         self._wp_device = warp_device(self.device)
-        with self.wp.ScopedDevice(self._wp_device):
-            self._m = self.mjw.put_model(model)
+        try:
+            with self.wp.ScopedDevice(self._wp_device):
+                self._m = self.mjw.put_model(model)
+        except NotImplementedError as exc:
+            raise SpecError(
+                f"problem.physics: MuJoCo Warp cannot simulate {task}'s model ({exc}); "
+                "use physics = 'mujoco' (MuJoCo on the CPU)"
+            ) from exc
+        self.task = task
         self.batch_size = 0
         self._d: Any = None
         self._views: dict[str, torch.Tensor] = {}
@@ -195,7 +195,7 @@ class WarpBatch:
 
     def __getstate__(self) -> dict:
         return {"model": self.model, "frame_skip": self.frame_skip, "device": str(self.device),
-                "forward": self.forward}
+                "forward": self.forward, "task": self.task}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**{**state, "device": torch.device(state["device"])})  # type: ignore[misc]
