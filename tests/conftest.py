@@ -57,3 +57,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def stored_rows(path: Path) -> list:
+    """Every program row of the run stored at `path`."""
+    from qd.store import RunStore
+
+    store = RunStore.open(path, create=False)
+    try:
+        return store.programs.all()
+    finally:
+        store.close()

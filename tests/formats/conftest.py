@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from qd.store import RunStore
 from tests.fixtures.scripted_llm import scripted_llm_server  # noqa: F401  (fixture)
 from tests.program.conftest import Reply, improving_diff, prompt_text
 
@@ -38,11 +37,3 @@ def llm(scripted_llm_server):  # noqa: ANN001, F811
     scripted_llm_server.respond_with(lambda r: Reply(text=improving_diff(prompt_text(r))))
     return scripted_llm_server
 
-
-def stored_rows(path: Path) -> list:
-    """Every program row of the run stored at `path`."""
-    store = RunStore.open(path, create=False)
-    try:
-        return store.programs.all()
-    finally:
-        store.close()

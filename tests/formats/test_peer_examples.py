@@ -9,7 +9,8 @@ import pytest
 
 import qd
 from qd.cli.main import run as cli
-from tests.formats.conftest import OPENEVOLVE_C, OPENEVOLVE_FULL, SHINKA_FULL, snapshot, stored_rows
+from tests.conftest import stored_rows
+from tests.formats.conftest import OPENEVOLVE_C, OPENEVOLVE_FULL, SHINKA_FULL, snapshot
 from tests.program.conftest import Reply, prompt_text, toy_overrides
 
 

@@ -8,7 +8,8 @@ import pytest
 
 import qd
 from qd.cli.main import run as cli
-from tests.formats.conftest import OPENEVOLVE_TOY, SHINKA_TOY, snapshot, stored_rows
+from tests.conftest import stored_rows
+from tests.formats.conftest import OPENEVOLVE_TOY, SHINKA_TOY, snapshot
 from tests.program.conftest import Reply, toy_overrides
 
 

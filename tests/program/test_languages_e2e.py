@@ -18,7 +18,7 @@ from qd.report.render import write_report
 from qd.report.select import Selector, load_solution
 from qd.sandbox import SandboxLimits
 from qd.sandbox.cgroup import pids_base
-from qd.store import RunStore
+from tests.conftest import stored_rows
 from tests.program.conftest import Reply, prompt_text
 from tests.sandbox.conftest import bwrap_usable, scan
 
@@ -69,14 +69,6 @@ class CompilingLLM:
         return Reply(text=f"Longer moves.\n```{fence.group(1)}\n{child}\n```\n")
 
 
-def _rows(out: Path) -> list:
-    store = RunStore.open(out, create=False)
-    try:
-        return store.programs.all()
-    finally:
-        store.close()
-
-
 def test_a_c_program_evolves_to_a_better_score(scripted_llm_server, tmp_path):
     needs("c")
     llm = CompilingLLM(r"#define RADIUS [0-9.]+", "#define RADIUS {}", "int broken = ;")
@@ -85,7 +77,7 @@ def test_a_c_program_evolves_to_a_better_score(scripted_llm_server, tmp_path):
     result = qd.evolve(TSP, out=out, budget=4, overrides=chat_overrides(
         scripted_llm_server, **{"llm.operators": '["diff", "rewrite"]'}))
     assert result.end.reason == "budget" and result.end.evaluations == 4
-    rows = _rows(out)
+    rows = stored_rows(out)
     initial = rows[0]
     assert initial.operator == "initial" and initial.status is Status.OK
     assert 1.0 < initial.score < 1.01  # nearest neighbour + short 2-opt moves
@@ -125,7 +117,7 @@ def test_a_rust_program_evolves_to_a_better_score(scripted_llm_server, tmp_path)
     result = qd.evolve(TSP_RUST, out=out, budget=2, overrides=chat_overrides(
         scripted_llm_server, **{"llm.operators": '["diff"]'}))
     assert result.end.evaluations == 2
-    rows = _rows(out)
+    rows = stored_rows(out)
     assert rows[0].status is Status.OK and 1.0 < rows[0].score < 1.01
     assert rows[1].status is Status.REJECTED
     assert rows[1].reason.startswith("the program does not compile (rustc)")
