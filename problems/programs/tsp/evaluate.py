@@ -59,7 +59,8 @@ def instances() -> list[Points]:
 
 def tour_length(points: Points, tour: list[int]) -> float:
     """Length of the closed tour."""
-    return sum(math.dist(points[a], points[b]) for a, b in zip(tour, tour[1:] + tour[:1]))
+    edges = zip(tour, tour[1:] + tour[:1], strict=True)
+    return sum(math.dist(points[a], points[b]) for a, b in edges)
 
 
 def nearest_neighbour(points: Points) -> list[int]:
@@ -76,10 +77,10 @@ def nearest_neighbour(points: Points) -> list[int]:
 def near_fraction(points: Points, tour: list[int]) -> float:
     """Fraction of the tour's edges whose ends are among each other's NEAR nearest points."""
     near = []
-    for i, p in enumerate(points):
+    for p in points:
         order = sorted(range(len(points)), key=lambda j: math.dist(p, points[j]))
         near.append(set(order[1 : NEAR + 1]))
-    edges = list(zip(tour, tour[1:] + tour[:1]))
+    edges = list(zip(tour, tour[1:] + tour[:1], strict=True))
     return sum(b in near[a] or a in near[b] for a, b in edges) / len(edges)
 
 
